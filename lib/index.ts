@@ -28,4 +28,6 @@ export type {
   SubscribeOptions,
   SubscriptionItem,
   SubscriptionBatch,
+  StreamMetadata,
+  ReadAllOptions,
 } from './store/event-store';

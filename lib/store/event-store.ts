@@ -98,6 +98,23 @@ export interface SubscriptionBatch {
   ack(): void;
 }
 
+/** Stream metadata as EventStoreDB defines it; custom keys pass through. */
+export interface StreamMetadata {
+  readonly maxCount?: number;
+  /** Seconds. */
+  readonly maxAge?: number;
+  readonly truncateBefore?: bigint;
+  readonly [custom: string]: unknown;
+}
+
+export interface ReadAllOptions {
+  /** Forwards: events at position >= fromPosition; backwards: events before it. */
+  readonly fromPosition?: bigint;
+  readonly direction?: 'forwards' | 'backwards';
+  /** @default 1000 */
+  readonly maxCount?: number;
+}
+
 /** The event store port. */
 export interface EventStore {
   /** Appends atomically; throws WrongExpectedVersionError, StreamDeletedError, MaxAppendSizeExceededError. */
@@ -109,6 +126,15 @@ export interface EventStore {
    * Unsubscribing ends the server-side subscription.
    */
   subscribe(source: SubscriptionSource, options?: SubscribeOptions): Observable<SubscriptionBatch>;
+  /** Reads $all in commit order (system and link events included, as EventStoreDB does). */
+  readAll(options?: ReadAllOptions): Promise<StoredEventRecord[]>;
+  /** Soft delete: reads then return nothing; appending again recreates the stream, revisions continuing. */
+  deleteStream(stream: string, options?: AppendOptions): Promise<void>;
+  /** Permanent delete: every later operation on the stream throws StreamDeletedError. */
+  tombstoneStream(stream: string, options?: AppendOptions): Promise<void>;
+  setStreamMetadata(stream: string, metadata: StreamMetadata, options?: AppendOptions): Promise<void>;
+  /** `{}` when the stream has no metadata. */
+  getStreamMetadata(stream: string): Promise<StreamMetadata>;
   /** Last stored checkpoint for a named consumer, or undefined. */
   readCheckpoint(name: string): Promise<bigint | undefined>;
   /** Stores a checkpoint (as an event in `sagastreamCheckpoint-<name>`, keeping only the last). */
