@@ -35,7 +35,12 @@ export interface StoredEventRecord {
   readonly rawMetadata: Uint8Array;
   readonly created: Date;
   /** When read through a link (e.g. from `$ce-order`), where the link sits. */
-  readonly link?: { readonly id: string; readonly stream: string; readonly revision: bigint; readonly position: bigint };
+  readonly link?: {
+    readonly id: string;
+    readonly stream: string;
+    readonly revision: bigint;
+    readonly position: bigint;
+  };
 }
 
 export interface AppendOptions {
@@ -67,7 +72,11 @@ export type SubscriptionSource =
   /** `$all`, optionally filtered server-side. */
   | {
       readonly all: true;
-      readonly filter?: { readonly streamNamePrefixes?: readonly string[]; readonly eventTypePrefixes?: readonly string[]; readonly excludeSystemEvents?: boolean };
+      readonly filter?: {
+        readonly streamNamePrefixes?: readonly string[];
+        readonly eventTypePrefixes?: readonly string[];
+        readonly excludeSystemEvents?: boolean;
+      };
     };
 
 export interface SubscribeOptions {
