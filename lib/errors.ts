@@ -152,3 +152,138 @@ export class InvalidPositionError extends SagastreamError {
     super(`Trying to read from an invalid position (${position}).`, options);
   }
 }
+
+/** A process manager, message class or command handler definition is invalid. Lists every problem found. */
+export class DefinitionError extends SagastreamError {
+  readonly code = 'DEFINITION' as const;
+  constructor(
+    /** What was being defined, e.g. `process OrderFulfillment`. */
+    readonly subject: string,
+    /** Every problem found, one sentence each. */
+    readonly problems: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Invalid definition of ${subject} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+      options,
+    );
+  }
+}
+
+/** A stored event's type is not in the message registry, so it cannot be decoded. */
+export class UnknownEventTypeError extends SagastreamError {
+  readonly code = 'UNKNOWN_EVENT_TYPE' as const;
+  constructor(
+    readonly eventType: string,
+    readonly stream: string,
+    readonly revision: bigint,
+    readonly eventId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Event ${eventId} at ${stream}@${revision} has type '${eventType}', which is not registered. ` +
+        `Register its class in the MessageRegistry, or filter the type out of the subscription.`,
+      options,
+    );
+  }
+}
+
+/** A stored event's payload is not JSON, not an object, or fails the message class's validation. */
+export class MalformedEventError extends SagastreamError {
+  readonly code = 'MALFORMED_EVENT' as const;
+  constructor(
+    readonly eventType: string,
+    readonly stream: string,
+    readonly revision: bigint,
+    readonly eventId: string,
+    readonly problems: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Event ${eventId} (${eventType}) at ${stream}@${revision} is malformed: ${problems.join('; ')}. ` +
+        `Fix the producer; the event cannot be handled as it is.`,
+      options,
+    );
+  }
+}
+
+/** A process manager's handler, applier or hook threw, or used its context wrongly. */
+export class HandlerError extends SagastreamError {
+  readonly code = 'HANDLER' as const;
+  constructor(
+    message: string,
+    readonly processName: string,
+    readonly processId: string,
+    /** The input being handled (event id, or the derived id of a command outcome or timeout). */
+    readonly inputId: string | undefined,
+    /** `ClassName.method` of the handler. */
+    readonly handler: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An append kept conflicting with concurrent writers after the bounded retries. */
+export class ConcurrencyError extends SagastreamError {
+  readonly code = 'CONCURRENCY' as const;
+  constructor(
+    readonly stream: string,
+    readonly expected: string | bigint,
+    readonly actual: bigint | undefined,
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Stream '${stream}' kept changing under the decision (expected ${String(expected)}, found ${
+        actual === undefined ? 'no_stream' : String(actual)
+      } after ${attempts} attempt${attempts === 1 ? '' : 's'}). Another writer is racing on this instance; ` +
+        `it will be retried from the subscription.`,
+      options,
+    );
+  }
+}
+
+/** A command failed for good (terminal error or retries exhausted); fed back to its process. */
+export class CommandFailedError extends SagastreamError {
+  readonly code = 'COMMAND_FAILED' as const;
+  constructor(
+    message: string,
+    readonly commandId: string,
+    readonly commandType: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Thrown by a command handler (or workflow step) to say "retrying cannot help": the
+ * failure is fed back to the process at once instead of being retried.
+ */
+export class NonRetryableError extends SagastreamError {
+  readonly code = 'NON_RETRYABLE' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** An input was offered to a quarantined process instance; release or skip it first. */
+export class ProcessQuarantinedError extends SagastreamError {
+  readonly code = 'PROCESS_QUARANTINED' as const;
+  constructor(
+    readonly processName: string,
+    readonly processId: string,
+    /** The input that quarantined the instance. */
+    readonly eventId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Process ${processName}-${processId} is quarantined since input ${eventId} kept failing. ` +
+        `Release it (retry) or skip that input with the CLI or runtime API.`,
+      options,
+    );
+  }
+}
