@@ -1,0 +1,180 @@
+import type { Subscription } from 'rxjs';
+import type {
+  EventStore,
+  StoredEventRecord,
+  SubscriptionBatch,
+  SubscriptionSource,
+} from '../store/event-store';
+import { backoffDelay } from './backoff';
+import { CheckpointTracker, type CheckpointTicket } from './checkpoint-tracker';
+import { type Clock, sleep } from './clock';
+import type { Logger } from './logger';
+
+/** Options of {@link SubscriptionConsumer}. */
+export interface SubscriptionConsumerOptions {
+  readonly store: EventStore;
+  /** Checkpoint name in the store; one per consumer and source. */
+  readonly name: string;
+  readonly source: SubscriptionSource;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /**
+   * Takes one event. Synchronous: it only enqueues work, and calls `ticket.done()` once
+   * that work's effects are in the store (or the event needs none).
+   */
+  readonly onEvent: (event: StoredEventRecord, ticket: CheckpointTicket) => void;
+  /** Resolves when there is room for another page (backpressure from the work queues). */
+  readonly waitForCapacity: () => Promise<void>;
+  /** Resolves when every event handed to `onEvent` so far is done or parked. */
+  readonly drain: () => Promise<void>;
+  /** Events per page pulled from the subscription. @default 256 */
+  readonly batchSize?: number;
+  /** Store the checkpoint after this many events become safe. @default 512 */
+  readonly checkpointEvery?: number;
+  /** Also store it this often, in ms, when it moved. @default 1000 */
+  readonly checkpointIntervalMs?: number;
+}
+
+/**
+ * One checkpointed subscription: reads the stored checkpoint, subscribes after it, pulls
+ * one page at a time, and stores the safe checkpoint (see {@link CheckpointTracker})
+ * periodically and on stop, never ahead of the work. A dropped subscription is resumed
+ * from the safe checkpoint after the in-flight work settles; duplicates this causes are
+ * absorbed by the per-instance input dedupe.
+ */
+export class SubscriptionConsumer {
+  private tracker = new CheckpointTracker();
+  private subscription: Subscription | undefined;
+  private stored: bigint | undefined;
+  private sinceFlush = 0;
+  private flushing: Promise<void> = Promise.resolve();
+  private cancelTimer: (() => void) | undefined;
+  private stopped = true;
+  private failures = 0;
+  private caughtUpFlag = false;
+  private generation = 0;
+
+  constructor(private readonly options: SubscriptionConsumerOptions) {}
+
+  /** True once the subscription has delivered everything stored when it started. */
+  get caughtUp(): boolean {
+    return this.caughtUpFlag;
+  }
+
+  /** The checkpoint last written to the store. */
+  get storedCheckpoint(): bigint | undefined {
+    return this.stored;
+  }
+
+  /** Events taken but not yet safe. */
+  get outstanding(): number {
+    return this.tracker.outstanding;
+  }
+
+  /** Reads the checkpoint and subscribes after it. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.stored = await this.options.store.readCheckpoint(this.options.name);
+    this.subscribeFrom(this.stored);
+    this.scheduleFlush();
+  }
+
+  /** Stops pulling pages, waits for the work taken so far, then stores the checkpoint. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.generation++;
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.cancelTimer?.();
+    await this.options.drain();
+    await this.flush();
+  }
+
+  /** Stores the safe checkpoint if it moved. Writes are serialised. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      const safe = this.tracker.safeCheckpoint;
+      if (safe === undefined || (this.stored !== undefined && safe <= this.stored)) return;
+      try {
+        await this.options.store.writeCheckpoint(this.options.name, safe);
+        this.stored = safe;
+        this.sinceFlush = 0;
+      } catch (error) {
+        // A lost checkpoint write only means more replay after a crash; keep going.
+        this.options.logger.warn('checkpoint write failed', {
+          consumer: this.options.name,
+          error: String(error),
+        });
+      }
+    });
+    return this.flushing;
+  }
+
+  private subscribeFrom(from: bigint | undefined): void {
+    const generation = ++this.generation;
+    this.tracker = new CheckpointTracker(from);
+    this.caughtUpFlag = false;
+    const batches = this.options.store.subscribe(this.options.source, {
+      from,
+      batchSize: this.options.batchSize ?? 256,
+    });
+    this.subscription = batches.subscribe({
+      next: (batch) => {
+        void this.take(batch, generation);
+      },
+      error: (error: unknown) => {
+        void this.resubscribe(error, generation);
+      },
+    });
+  }
+
+  private async take(batch: SubscriptionBatch, generation: number): Promise<void> {
+    if (generation !== this.generation) return;
+    let events = 0;
+    for (const item of batch.items) {
+      switch (item.kind) {
+        case 'event': {
+          events++;
+          const ticket = this.tracker.track(item.checkpoint);
+          this.options.onEvent(item.event, ticket);
+          break;
+        }
+        case 'unresolved':
+        case 'checkpoint':
+          this.tracker.skip(item.checkpoint);
+          break;
+        case 'caughtUp':
+          this.caughtUpFlag = true;
+          break;
+      }
+    }
+    this.sinceFlush += events;
+    this.failures = 0;
+    await this.options.waitForCapacity();
+    if (this.sinceFlush >= (this.options.checkpointEvery ?? 512)) void this.flush();
+    if (generation === this.generation) batch.ack();
+  }
+
+  private async resubscribe(error: unknown, generation: number): Promise<void> {
+    if (generation !== this.generation || this.stopped) return;
+    this.failures++;
+    this.options.logger.warn('subscription dropped; resuming from the safe checkpoint', {
+      consumer: this.options.name,
+      error: String(error),
+    });
+    this.subscription = undefined;
+    await this.options.drain();
+    await this.flush();
+    await sleep(this.options.clock, backoffDelay(this.failures, { initialDelayMs: 100, maxDelayMs: 5000 }));
+    if (generation !== this.generation || this.stopped) return;
+    this.subscribeFrom(this.tracker.safeCheckpoint ?? this.stored);
+  }
+
+  private scheduleFlush(): void {
+    this.cancelTimer = this.options.clock.setTimer(() => {
+      if (this.stopped) return;
+      void this.flush().then(() => this.scheduleFlush());
+    }, this.options.checkpointIntervalMs ?? 1000);
+  }
+}
