@@ -1,0 +1,998 @@
+import { randomUUID } from 'node:crypto';
+import {
+  InvalidEventError,
+  InvalidPositionError,
+  MaxAppendSizeExceededError,
+  StoreClosedError,
+  StoreUnavailableError,
+  StreamDeletedError,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+} from '../errors';
+import { recordSize, SEGMENT_HEADER_SIZE, type RecordFields } from './record-codec';
+import { openSegmentStore, type SegmentStore } from './segment-store';
+import { parseMetadata, SOFT_DELETE_METADATA, undeleteMetadata, type MetadataRules } from './stream-metadata';
+import { AllSubscription, hiddenFromAll, StreamSubscription, type SubscriptionHost } from './subscriptions';
+import {
+  TOMBSTONE_REVISION,
+  type AllSubscriptionOptions,
+  type AppendResult,
+  type EventLogOptions,
+  type ExpectedRevision,
+  type LogSubscription,
+  type ProposedEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type ResolvedEvent,
+  type StoredEvent,
+  type StreamSubscriptionOptions,
+} from './types';
+
+/** Per-stream index. `events[i]` is the entry of revision `i` (revisions are dense). */
+export interface StreamState {
+  readonly name: string;
+  readonly events: ResolvedEvent[];
+  tombstone: ResolvedEvent | undefined;
+  /** Rules from `$$<name>`; undefined when the metastream is empty. */
+  meta: MetadataRules | undefined;
+}
+
+/** Statistics for tests and diagnostics. */
+export interface EventLogStats {
+  /** fdatasync calls made by the writer (group commit shares one per batch). */
+  readonly fsyncs: number;
+  /** Write batches flushed. */
+  readonly flushes: number;
+  /** Records written since open (events, links, metadata, tombstones). */
+  readonly records: number;
+}
+
+const DEFAULT_MAX_APPEND_SIZE = 1_048_576;
+const DEFAULT_SEGMENT_SIZE = 256 * 1024 * 1024;
+/**
+ * Bound of the recent-event-id cache behind `any`/`stream_exists` idempotency. The real
+ * server bounds it too (by bytes), which makes that idempotency best-effort.
+ */
+const ID_CACHE_LIMIT = 100_000;
+const LINK_TYPE = '$>';
+const METADATA_TYPE = '$metadata';
+const TOMBSTONE_TYPE = '$streamDeleted';
+const EMPTY = new Uint8Array(0);
+const CORRELATION_KEY = Buffer.from('"$correlationId"', 'utf8');
+const TICKS_PER_MS = 10_000n;
+const TICKS_PER_SECOND = 10_000_000n;
+
+type Decision =
+  | { readonly kind: 'write'; readonly recreate: boolean }
+  | { readonly kind: 'idempotent'; readonly result: AppendResult };
+
+interface Layout {
+  segmentIndex: number;
+  segmentBase: number;
+  segmentOffset: number;
+}
+
+/** A record about to be indexed, with where the writer must put it. */
+interface Placed {
+  readonly entry: ResolvedEvent;
+  readonly size: number;
+  readonly segmentIndex: number;
+  readonly segmentBase: number;
+  readonly offset: number;
+  readonly sourcePosition: number;
+}
+
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** Category of a stream per `$by_category` ("first" "-"): the text before the first '-', if any. */
+export function categoryOf(stream: string): string | undefined {
+  if (stream.charCodeAt(0) === 36 /* $ */) return undefined;
+  const dash = stream.indexOf('-');
+  return dash > 0 ? stream.slice(0, dash) : undefined;
+}
+
+/**
+ * The durable append-only event log behind the embedded store: streams with dense
+ * revisions, the `$all` log with sparse increasing positions, EventStoreDB 24.10
+ * expected-revision and idempotency rules, stream metadata applied at read time, soft
+ * delete and tombstones, `$ce-`/`$et-` projection links, and pull-based subscriptions.
+ *
+ * Every record is also kept in memory (reads never touch the disk); the segment files
+ * are the durable copy that rebuilds the indexes on open. A log much larger than memory
+ * would need a read path over the segments, which this engine does not have yet.
+ *
+ * @example
+ * const log = await EventLog.open({ dir: '.sagastream/db' });
+ * await log.append('order-1', 'no_stream', [{ id: randomUUID(), type: 'OrderPlaced', isJson: true, data, metadata }]);
+ * for (const { event } of log.readStream('order-1')) console.log(event?.type);
+ * await log.close();
+ */
+export class EventLog implements SubscriptionHost {
+  /** The `$all` log in commit order. */
+  readonly entries: ResolvedEvent[] = [];
+  private readonly streams = new Map<string, StreamState>();
+  private readonly idCache = new Map<string, StoredEvent>();
+  private readonly layout: Layout = { segmentIndex: 0, segmentBase: 0, segmentOffset: SEGMENT_HEADER_SIZE };
+  private readonly maxAppendSize: number;
+  private readonly byCategory: boolean;
+  private readonly byEventType: boolean;
+  private readonly segmentSize: number;
+  private visible = 0;
+  private lastVisiblePosition = -1n;
+  private closed = false;
+  private failure: Error | undefined;
+  private readonly allWaiters = new Set<() => void>();
+  private readonly streamWaiters = new Map<string, Set<() => void>>();
+  private readonly subscriptions = new Set<LogSubscription>();
+  private store: SegmentStore | undefined;
+  private recordsWritten = 0;
+
+  private constructor(options: EventLogOptions) {
+    this.maxAppendSize = options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
+    this.byCategory = options.byCategory ?? true;
+    this.byEventType = options.byEventType ?? true;
+    this.segmentSize = Math.max(options.segmentSize ?? DEFAULT_SEGMENT_SIZE, 4096);
+  }
+
+  /**
+   * Opens a log: in memory (`{ memory: true }`) or in `dir`, taking its lock file and
+   * rebuilding the indexes from the segment files (a torn tail is truncated and
+   * reported through `options.log`).
+   *
+   * @throws StoreLockedError when another EventLog holds the directory
+   * @throws StoreUnavailableError when the directory cannot be created, read or written
+   */
+  static async open(options: EventLogOptions): Promise<EventLog> {
+    const log = new EventLog(options);
+    if (options.memory) return log;
+    if (!options.dir) {
+      throw new StoreUnavailableError(
+        'EventLog.open needs a `dir` for its segment files, or `memory: true` for an in-memory log.',
+      );
+    }
+    const report = options.log ?? ((message: string) => console.warn(message));
+    const store = await openSegmentStore({
+      dir: options.dir,
+      log: report,
+      onRecord: (record, position) => log.recover(record, position),
+      onDurable: (count) => log.makeVisible(count),
+    });
+    log.store = store;
+    log.layout.segmentIndex = store.tail.segmentIndex;
+    log.layout.segmentBase = store.tail.segmentBase;
+    log.layout.segmentOffset = store.tail.segmentOffset;
+    log.makeVisible(log.entries.length);
+    try {
+      await log.reproject(store.projectedUpTo);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return log;
+  }
+
+  /** Position of the last visible record, -1n if the log is empty. */
+  get lastPosition(): bigint {
+    return this.lastVisiblePosition;
+  }
+
+  /** Writer statistics (all zero in memory mode). */
+  get stats(): EventLogStats {
+    return {
+      fsyncs: this.store?.fsyncs ?? 0,
+      flushes: this.store?.flushes ?? 0,
+      records: this.recordsWritten,
+    };
+  }
+
+  /**
+   * Appends events to `stream` under the expected-revision rules of EventStoreDB.
+   * Resolves once the events are durable (fsynced; immediately in memory mode).
+   *
+   * @throws WrongExpectedVersionError, StreamDeletedError, MaxAppendSizeExceededError,
+   *   InvalidEventError, StoreClosedError
+   */
+  append(
+    stream: string,
+    expected: ExpectedRevision,
+    events: readonly ProposedEvent[],
+  ): Promise<AppendResult> {
+    try {
+      this.assertWritable();
+      this.validate(stream, events);
+      const result = this.appendNow(stream, expected, events);
+      return this.durable().then(() => result);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /**
+   * Soft-deletes `stream`: writes `{"$tb": long.MaxValue}` to `$$<stream>`. Reads then
+   * report StreamNotFoundError, `$all` keeps the events, and a later append recreates the
+   * stream with revisions continuing where they stopped.
+   */
+  deleteStream(stream: string, expected: ExpectedRevision): Promise<{ position: bigint }> {
+    try {
+      this.assertWritable();
+      const state = this.streams.get(stream);
+      this.assertNotTombstoned(stream, state);
+      const cur = state ? state.events.length - 1 : -1;
+      if (cur < 0 && !this.hasMetadata(stream)) {
+        throw new WrongExpectedVersionError(stream, describeExpected(expected), undefined);
+      }
+      this.checkExpectedForDelete(stream, state, expected, cur);
+      const created = nowTicks();
+      const metaStream = `$$${stream}`;
+      const placed: Placed[] = [];
+      this.place(placed, {
+        id: randomUUID(),
+        stream: metaStream,
+        type: METADATA_TYPE,
+        isJson: true,
+        revision: BigInt(this.streamLength(metaStream)),
+        created,
+        data: SOFT_DELETE_METADATA,
+        metadata: EMPTY,
+      });
+      this.commit(placed);
+      const position = placed[0]!.entry.position;
+      return this.durable().then(() => ({ position }));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /**
+   * Tombstones `stream`: writes a `$streamDeleted` record at revision long.MaxValue.
+   * Every later append, read, subscription or delete of the stream (and of its
+   * metastream) fails with StreamDeletedError.
+   */
+  tombstoneStream(stream: string, expected: ExpectedRevision): Promise<{ position: bigint }> {
+    try {
+      this.assertWritable();
+      const state = this.streams.get(stream);
+      this.assertNotTombstoned(stream, state);
+      const cur = state ? state.events.length - 1 : -1;
+      if (expected === 'stream_exists') {
+        if (cur < 0 && !this.hasMetadata(stream)) {
+          throw new WrongExpectedVersionError(stream, 'stream_exists', undefined);
+        }
+      } else {
+        this.checkExpectedForDelete(stream, state, expected, cur);
+      }
+      const placed: Placed[] = [];
+      const fields: RecordFields = {
+        id: randomUUID(),
+        stream,
+        type: TOMBSTONE_TYPE,
+        isJson: false,
+        revision: TOMBSTONE_REVISION,
+        created: nowTicks(),
+        data: EMPTY,
+        metadata: EMPTY,
+      };
+      const tombstone = this.place(placed, fields);
+      this.placeLinks(placed, [tombstone]);
+      this.commit(placed);
+      const position = tombstone.entry.position;
+      return this.durable().then(() => ({ position }));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /**
+   * Reads a stream with its metadata applied (`$tb`, `$maxCount`, `$maxAge`; a
+   * metastream shows only its latest event). `from` is inclusive.
+   *
+   * @throws StreamNotFoundError when the stream has no events or is soft-deleted
+   * @throws StreamDeletedError when it (or, for `$$x`, `x`) is tombstoned
+   */
+  readStream(stream: string, options: ReadStreamOptions = {}): ResolvedEvent[] {
+    this.assertOpen();
+    const state = this.streams.get(stream);
+    this.assertReadableNotTombstoned(stream, state);
+    const length = state ? this.visibleLength(state) : 0;
+    if (!state || length === 0 || state.meta?.softDeleted) throw new StreamNotFoundError(stream);
+    const min = this.minReadable(state, length);
+    const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const resolveLinks = options.resolveLinks ?? false;
+    const expiredBefore = this.expiryTicks(state);
+    const out: ResolvedEvent[] = [];
+    if (maxCount <= 0) return out;
+    const events = state.events;
+    if ((options.direction ?? 'forwards') === 'forwards') {
+      const from = options.from ?? 'start';
+      let rev = from === 'start' ? 0 : from === 'end' ? length : clampRevision(from);
+      if (rev < min) rev = min;
+      for (; rev < length && out.length < maxCount; rev++) {
+        const entry = events[rev]!;
+        if (expiredBefore !== undefined && entry.event!.created < expiredBefore) continue;
+        out.push(resolveLinks ? this.resolve(entry) : entry);
+      }
+    } else {
+      const from = options.from ?? 'end';
+      let rev = from === 'end' ? length - 1 : from === 'start' ? 0 : clampRevision(from);
+      if (rev > length - 1) rev = length - 1;
+      for (; rev >= min && out.length < maxCount; rev--) {
+        const entry = events[rev]!;
+        if (expiredBefore !== undefined && entry.event!.created < expiredBefore) continue;
+        out.push(resolveLinks ? this.resolve(entry) : entry);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Reads `$all`, which ignores stream metadata and deletes (as EventStoreDB does
+   * until a scavenge). Forwards returns positions >= `from`, backwards positions < `from`.
+   *
+   * @throws InvalidPositionError when `from` is not a record boundary
+   */
+  readAll(options: ReadAllOptions = {}): ResolvedEvent[] {
+    this.assertOpen();
+    const forwards = (options.direction ?? 'forwards') === 'forwards';
+    const from = options.from ?? (forwards ? 'start' : 'end');
+    const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const resolveLinks = options.resolveLinks ?? false;
+    const count = this.visible;
+    const entries = this.entries;
+    const out: ResolvedEvent[] = [];
+    if (maxCount <= 0) return out;
+    let index = from === 'start' ? 0 : from === 'end' ? count : this.indexOfPosition(from);
+    if (forwards) {
+      for (; index < count && out.length < maxCount; index++) {
+        const entry = entries[index]!;
+        if (hiddenFromAll(entry.event!.stream)) continue;
+        out.push(resolveLinks ? this.resolve(entry) : entry);
+      }
+    } else {
+      for (index--; index >= 0 && out.length < maxCount; index--) {
+        const entry = entries[index]!;
+        if (hiddenFromAll(entry.event!.stream)) continue;
+        out.push(resolveLinks ? this.resolve(entry) : entry);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Subscribes to one stream from an exclusive revision: catch-up, one `caughtUp`, then
+   * live. A stream that does not exist yet is waited for; a tombstoned one makes the
+   * iterator throw StreamDeletedError (a live subscriber first receives the tombstone).
+   */
+  subscribeToStream(stream: string, options: StreamSubscriptionOptions): LogSubscription {
+    this.assertOpen();
+    const state = this.streams.get(stream);
+    const length = state ? this.visibleLength(state) : 0;
+    const from = options.from;
+    const next = from === 'start' ? 0 : from === 'end' ? length : clampRevision(from) + 1;
+    const sub = new StreamSubscription(this, stream, next, length, options.resolveLinks ?? false);
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  /**
+   * Subscribes to `$all` from an exclusive position, optionally filtered by stream name
+   * or event type (regex or prefixes), with checkpoints for filtered subscriptions.
+   *
+   * @throws InvalidPositionError when `from` is not a record boundary
+   */
+  subscribeToAll(options: AllSubscriptionOptions): LogSubscription {
+    this.assertOpen();
+    const from = options.from;
+    let index: number;
+    let startPosition: bigint;
+    if (from === 'start') {
+      index = 0;
+      startPosition = 0n;
+    } else if (from === 'end') {
+      index = this.visible;
+      startPosition = this.lastVisiblePosition < 0n ? 0n : this.lastVisiblePosition;
+    } else {
+      index = this.indexOfPosition(from);
+      const at = this.entries[index];
+      if (at !== undefined && at.position === from) index++;
+      startPosition = from;
+    }
+    const sub = new AllSubscription(this, index, this.visible, startPosition, options);
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  /** Last visible revision of `stream`; undefined when it has no events, is soft-deleted or tombstoned. */
+  streamRevision(stream: string): bigint | undefined {
+    const state = this.streams.get(stream);
+    if (!state || state.meta?.softDeleted || this.tombstoneOf(state)) return undefined;
+    const length = this.visibleLength(state);
+    return length === 0 ? undefined : BigInt(length - 1);
+  }
+
+  /** Waits for pending writes, ends every subscription and releases the directory lock. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of [...this.subscriptions]) sub.close();
+    this.subscriptions.clear();
+    if (this.store) await this.store.close();
+  }
+
+  // ---- SubscriptionHost (used by subscriptions.ts) ----
+
+  /** @internal */
+  get visibleCount(): number {
+    return this.visible;
+  }
+
+  /** @internal */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal */
+  streamState(stream: string): StreamState | undefined {
+    return this.streams.get(stream);
+  }
+
+  /** @internal Number of revisions of `state` whose records are durable. */
+  visibleLength(state: StreamState): number {
+    const events = state.events;
+    let n = events.length;
+    while (n > 0 && events[n - 1]!.position > this.lastVisiblePosition) n--;
+    return n;
+  }
+
+  /** @internal The tombstone of `state`, once it is durable. */
+  tombstoneOf(state: StreamState): ResolvedEvent | undefined {
+    const t = state.tombstone;
+    return t !== undefined && t.position <= this.lastVisiblePosition ? t : undefined;
+  }
+
+  /** @internal Lowest revision reads may return, after `$tb`, `$maxCount` and soft delete. */
+  minReadable(state: StreamState, length: number): number {
+    const meta = state.meta;
+    let min = 0;
+    if (meta) {
+      if (meta.softDeleted) return length;
+      if (meta.truncateBefore !== undefined && meta.truncateBefore > min) min = meta.truncateBefore;
+      if (meta.maxCount !== undefined && length - meta.maxCount > min) min = length - meta.maxCount;
+    }
+    if (state.name.startsWith('$$') && length - 1 > min) min = length - 1;
+    return min;
+  }
+
+  /** @internal Events created before these ticks are hidden by `$maxAge`; undefined without one. */
+  expiryTicks(state: StreamState): bigint | undefined {
+    const maxAge = state.meta?.maxAge;
+    if (maxAge === undefined) return undefined;
+    return nowTicks() - BigInt(Math.floor(maxAge)) * TICKS_PER_SECOND;
+  }
+
+  /** @internal Resolves a `$>` link to `{ event: target, link }` (`event` undefined when unreadable). */
+  resolve(entry: ResolvedEvent): ResolvedEvent {
+    const link = entry.event!;
+    if (link.type !== LINK_TYPE) return entry;
+    const text = asBuffer(link.data).toString('utf8');
+    const at = text.indexOf('@');
+    const unresolved: ResolvedEvent = { link, position: entry.position };
+    if (at <= 0) return unresolved;
+    const revText = text.slice(0, at);
+    if (!/^\d+$/.test(revText)) return unresolved;
+    const rev = Number(revText);
+    const state = this.streams.get(text.slice(at + 1));
+    if (!state || this.tombstoneOf(state) || state.meta?.softDeleted) return unresolved;
+    const length = this.visibleLength(state);
+    if (rev >= length || rev < this.minReadable(state, length)) return unresolved;
+    const target = state.events[rev]!.event!;
+    const expiredBefore = this.expiryTicks(state);
+    if (expiredBefore !== undefined && target.created < expiredBefore) return unresolved;
+    return { event: target, link, position: entry.position };
+  }
+
+  /** @internal Calls `wake` once when `stream` (or, with undefined, `$all`) gets new visible records. */
+  waitFor(stream: string | undefined, wake: () => void): () => void {
+    if (stream === undefined) {
+      this.allWaiters.add(wake);
+      return () => this.allWaiters.delete(wake);
+    }
+    let set = this.streamWaiters.get(stream);
+    if (!set) {
+      set = new Set();
+      this.streamWaiters.set(stream, set);
+    }
+    set.add(wake);
+    const waiters = set;
+    return () => {
+      waiters.delete(wake);
+      if (waiters.size === 0 && this.streamWaiters.get(stream) === waiters) this.streamWaiters.delete(stream);
+    };
+  }
+
+  /** @internal */
+  forget(sub: LogSubscription): void {
+    this.subscriptions.delete(sub);
+  }
+
+  // ---- append path ----
+
+  private appendNow(
+    stream: string,
+    expected: ExpectedRevision,
+    events: readonly ProposedEvent[],
+  ): AppendResult {
+    const state = this.streams.get(stream);
+    const decision = this.decide(stream, state, expected, events);
+    if (decision.kind === 'idempotent') return decision.result;
+    const cur = state ? state.events.length - 1 : -1;
+    if (events.length === 0) {
+      const last = state?.events[cur];
+      return { nextRevision: BigInt(cur), position: last ? last.position : -1n };
+    }
+    const created = nowTicks();
+    const placed: Placed[] = [];
+    if (decision.recreate) {
+      const metaStream = `$$${stream}`;
+      this.place(placed, {
+        id: randomUUID(),
+        stream: metaStream,
+        type: METADATA_TYPE,
+        isJson: true,
+        revision: BigInt(this.streamLength(metaStream)),
+        created,
+        data: undeleteMetadata(state?.meta, cur + 1),
+        metadata: EMPTY,
+      });
+    }
+    const undeleteTarget = this.softDeletedTargetOfMetastream(stream);
+    const first = placed.length;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      let data = e.data;
+      if (undeleteTarget && i === events.length - 1) {
+        const rules = parseMetadata(data);
+        if (!rules.softDeleted) {
+          data = undeleteMetadata(rules, undeleteTarget.events.length);
+        }
+      }
+      this.place(placed, {
+        id: e.id,
+        stream,
+        type: e.type,
+        isJson: e.isJson,
+        revision: BigInt(cur + 1 + i),
+        created,
+        data,
+        metadata: e.metadata,
+      });
+    }
+    const sources = placed.slice(first);
+    this.placeLinks(placed, sources);
+    this.commit(placed);
+    const last = sources[sources.length - 1]!.entry.event!;
+    return { nextRevision: last.revision, position: last.position };
+  }
+
+  /** §2.1 of the protocol reference: the expected-revision and idempotency rules. */
+  private decide(
+    stream: string,
+    state: StreamState | undefined,
+    expected: ExpectedRevision,
+    events: readonly ProposedEvent[],
+  ): Decision {
+    this.assertNotTombstoned(stream, state);
+    const cur = state ? state.events.length - 1 : -1;
+    const actual = cur < 0 ? undefined : BigInt(cur);
+    const softDeleted = state?.meta?.softDeleted ?? false;
+    if (expected === 'any' || expected === 'stream_exists') {
+      if (expected === 'stream_exists') {
+        if (softDeleted) throw new StreamDeletedError(stream);
+        if (cur < 0 && !this.hasMetadata(stream)) {
+          throw new WrongExpectedVersionError(stream, expected, undefined);
+        }
+      }
+      const first = events.length > 0 ? this.idCache.get(events[0]!.id) : undefined;
+      if (first === undefined || first.stream !== stream) return { kind: 'write', recreate: softDeleted };
+      let last = first;
+      for (let i = 1; i < events.length; i++) {
+        const hit = this.idCache.get(events[i]!.id);
+        if (hit === undefined || hit.stream !== stream || hit.revision !== first.revision + BigInt(i)) {
+          throw new WrongExpectedVersionError(stream, expected, actual);
+        }
+        last = hit;
+      }
+      return { kind: 'idempotent', result: { nextRevision: last.revision, position: last.position } };
+    }
+    const e = expected === 'no_stream' ? -1 : expected < 0n ? -3 : clampRevision(expected);
+    if (e === cur) return { kind: 'write', recreate: softDeleted };
+    if (e > cur || e < -1 || events.length === 0) {
+      throw new WrongExpectedVersionError(stream, describeExpected(expected), actual);
+    }
+    const existing = state!.events;
+    for (let i = 0; i < events.length; i++) {
+      const at = existing[e + 1 + i];
+      if (at === undefined || at.event!.id !== events[i]!.id) {
+        if (i === 0 && expected === 'no_stream' && softDeleted) return { kind: 'write', recreate: true };
+        throw new WrongExpectedVersionError(stream, describeExpected(expected), actual);
+      }
+    }
+    const last = existing[e + events.length]!;
+    return { kind: 'idempotent', result: { nextRevision: last.event!.revision, position: last.position } };
+  }
+
+  private checkExpectedForDelete(
+    stream: string,
+    state: StreamState | undefined,
+    expected: ExpectedRevision,
+    cur: number,
+  ): void {
+    if (expected === 'any') return;
+    if (expected === 'stream_exists') {
+      if (state?.meta?.softDeleted) throw new StreamDeletedError(stream);
+      return;
+    }
+    const e = expected === 'no_stream' ? -1 : expected < 0n ? -3 : clampRevision(expected);
+    if (e !== cur) {
+      throw new WrongExpectedVersionError(
+        stream,
+        describeExpected(expected),
+        cur < 0 ? undefined : BigInt(cur),
+      );
+    }
+  }
+
+  /** For an append to `$$x` while `x` is soft-deleted: `x`, whose metadata write undeletes it. */
+  private softDeletedTargetOfMetastream(stream: string): StreamState | undefined {
+    if (!stream.startsWith('$$')) return undefined;
+    const target = this.streams.get(stream.slice(2));
+    return target?.meta?.softDeleted ? target : undefined;
+  }
+
+  /** Gives `fields` the next log position (rolling segments like the writer will) and queues it. */
+  private place(placed: Placed[], fields: RecordFields, sourcePosition = -1): Placed {
+    const size = recordSize(fields);
+    const layout = this.layout;
+    if (layout.segmentOffset > SEGMENT_HEADER_SIZE && layout.segmentOffset + size > this.segmentSize) {
+      layout.segmentIndex++;
+      layout.segmentBase += layout.segmentOffset;
+      layout.segmentOffset = SEGMENT_HEADER_SIZE;
+    }
+    const offset = layout.segmentOffset;
+    const position = BigInt(layout.segmentBase + offset);
+    layout.segmentOffset += size;
+    const event: StoredEvent = {
+      id: fields.id,
+      stream: fields.stream,
+      revision: fields.revision,
+      position,
+      type: fields.type,
+      isJson: fields.isJson,
+      data: fields.data,
+      metadata: fields.metadata,
+      created: fields.created,
+    };
+    const p: Placed = {
+      entry: { event, position },
+      size,
+      segmentIndex: layout.segmentIndex,
+      segmentBase: layout.segmentBase,
+      offset,
+      sourcePosition,
+    };
+    placed.push(p);
+    // Index immediately so links placed after this record see its stream's new length.
+    this.index(p.entry, sourcePosition < 0);
+    return p;
+  }
+
+  /** Writes the standard projections' links for `sources`: `$ce-<category>`, then `$et-<type>`. */
+  private placeLinks(placed: Placed[], sources: readonly Placed[]): void {
+    if (!this.byCategory && !this.byEventType) return;
+    for (const source of sources) this.placeLinksFor(placed, source.entry.event!, true, true);
+  }
+
+  private placeLinksFor(placed: Placed[], source: StoredEvent, category: boolean, eventType: boolean): void {
+    const cat = this.byCategory && category ? categoryOf(source.stream) : undefined;
+    const isTombstone = source.revision === TOMBSTONE_REVISION;
+    const etStream =
+      this.byEventType && eventType && source.stream.charCodeAt(0) !== 36 && source.type !== LINK_TYPE
+        ? `$et-${isTombstone ? '$deleted' : source.type}`
+        : undefined;
+    if (cat === undefined && etStream === undefined) return;
+    const created = source.created;
+    const sourcePosition = Number(source.position);
+    const data =
+      source.type === LINK_TYPE ? source.data : Buffer.from(`${source.revision}@${source.stream}`, 'utf8');
+    const metadata = Buffer.from(linkMetadata(source, isTombstone), 'utf8');
+    if (cat !== undefined) {
+      const stream = `$ce-${cat}`;
+      this.place(
+        placed,
+        {
+          id: randomUUID(),
+          stream,
+          type: LINK_TYPE,
+          isJson: false,
+          revision: BigInt(this.streamLength(stream)),
+          created,
+          data,
+          metadata,
+        },
+        sourcePosition,
+      );
+    }
+    if (etStream !== undefined) {
+      this.place(
+        placed,
+        {
+          id: randomUUID(),
+          stream: etStream,
+          type: LINK_TYPE,
+          isJson: false,
+          revision: BigInt(this.streamLength(etStream)),
+          created,
+          data,
+          metadata,
+        },
+        sourcePosition,
+      );
+    }
+  }
+
+  /** Hands placed records to the writer (dir mode) or makes them visible (memory mode). */
+  private commit(placed: readonly Placed[]): void {
+    this.recordsWritten += placed.length;
+    if (this.store) {
+      this.store.write(placed, this.entries.length);
+    } else {
+      this.makeVisible(this.entries.length);
+    }
+  }
+
+  /** Adds a record to the indexes (append and recovery share this). */
+  private index(entry: ResolvedEvent, cacheId: boolean): void {
+    const event = entry.event!;
+    this.entries.push(entry);
+    const state = this.stateFor(event.stream);
+    if (event.revision === TOMBSTONE_REVISION) {
+      state.tombstone = entry;
+    } else {
+      state.events.push(entry);
+      if (event.stream.startsWith('$$')) {
+        this.stateFor(event.stream.slice(2)).meta = parseMetadata(event.data);
+      }
+    }
+    if (cacheId) {
+      const cache = this.idCache;
+      cache.set(event.id, event);
+      if (cache.size > ID_CACHE_LIMIT) {
+        const oldest = cache.keys().next();
+        if (!oldest.done) cache.delete(oldest.value);
+      }
+    }
+  }
+
+  private stateFor(stream: string): StreamState {
+    let state = this.streams.get(stream);
+    if (!state) {
+      state = { name: stream, events: [], tombstone: undefined, meta: undefined };
+      this.streams.set(stream, state);
+    }
+    return state;
+  }
+
+  /** Advances the durable watermark to `count` records and wakes subscribers. */
+  private makeVisible(count: number): void {
+    const from = this.visible;
+    if (count <= from) return;
+    this.visible = count;
+    this.lastVisiblePosition = this.entries[count - 1]!.position;
+    if (this.streamWaiters.size > 0) {
+      for (let i = from; i < count; i++) {
+        const waiters = this.streamWaiters.get(this.entries[i]!.event!.stream);
+        if (waiters) {
+          this.streamWaiters.delete(this.entries[i]!.event!.stream);
+          for (const wake of waiters) wake();
+        }
+      }
+    }
+    if (this.allWaiters.size > 0) {
+      const waiters = [...this.allWaiters];
+      this.allWaiters.clear();
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private durable(): Promise<void> {
+    if (!this.store) return Promise.resolve();
+    return this.store.flushed().catch((err: unknown) => {
+      this.fail(err);
+      throw this.failure;
+    });
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure =
+      err instanceof StoreUnavailableError
+        ? err
+        : new StoreUnavailableError(
+            `The event log could not write to disk: ${String(err)}. Restart the store.`,
+            {
+              cause: err,
+            },
+          );
+  }
+
+  // ---- recovery ----
+
+  private recover(record: RecordFields & { readonly sourcePosition: number }, position: number): void {
+    const pos = BigInt(position);
+    const event: StoredEvent = {
+      id: record.id,
+      stream: record.stream,
+      revision: record.revision,
+      position: pos,
+      type: record.type,
+      isJson: record.isJson,
+      data: record.data,
+      metadata: record.metadata,
+      created: record.created,
+    };
+    this.index({ event, position: pos }, record.sourcePosition < 0);
+  }
+
+  /**
+   * Writes the links a crash kept from being written: links follow their sources in log
+   * order, so every source after the last linked one (per projection) needs its link.
+   */
+  private async reproject(upTo: { readonly category: number; readonly eventType: number }): Promise<void> {
+    if (!this.byCategory && !this.byEventType) return;
+    const placed: Placed[] = [];
+    const threshold = Math.min(
+      this.byCategory ? upTo.category : Number.MAX_SAFE_INTEGER,
+      this.byEventType ? upTo.eventType : Number.MAX_SAFE_INTEGER,
+    );
+    const start = this.indexOfFirstAfter(BigInt(threshold));
+    const end = this.entries.length;
+    for (let i = start; i < end; i++) {
+      const source = this.entries[i]!.event!;
+      if (source.stream.charCodeAt(0) === 36) continue;
+      const pos = Number(source.position);
+      this.placeLinksFor(placed, source, pos > upTo.category, pos > upTo.eventType);
+    }
+    if (placed.length === 0) return;
+    this.commit(placed);
+    await this.durable();
+  }
+
+  // ---- helpers ----
+
+  private validate(stream: string, events: readonly ProposedEvent[]): void {
+    if (stream.length === 0)
+      throw new InvalidEventError('The stream name is empty; give the append a stream name.');
+    let size = 0;
+    for (const e of events) {
+      if (!e.id) {
+        throw new InvalidEventError(
+          `An event for stream '${stream}' has an empty id; give every event a UUID.`,
+          stream,
+        );
+      }
+      if (!e.type) {
+        throw new InvalidEventError(
+          `Event ${e.id} for stream '${stream}' has an empty type; name its type.`,
+          stream,
+        );
+      }
+      size += e.data.byteLength + e.metadata.byteLength + 2 * e.type.length;
+    }
+    if (size > this.maxAppendSize) throw new MaxAppendSizeExceededError(stream, this.maxAppendSize, size);
+  }
+
+  private hasMetadata(stream: string): boolean {
+    return this.streamLength(`$$${stream}`) > 0;
+  }
+
+  private streamLength(stream: string): number {
+    return this.streams.get(stream)?.events.length ?? 0;
+  }
+
+  private assertNotTombstoned(stream: string, state: StreamState | undefined): void {
+    if (state?.tombstone) throw new StreamDeletedError(stream);
+    if (stream.startsWith('$$') && this.streams.get(stream.slice(2))?.tombstone) {
+      throw new StreamDeletedError(stream);
+    }
+  }
+
+  private assertReadableNotTombstoned(stream: string, state: StreamState | undefined): void {
+    if (state && this.tombstoneOf(state)) throw new StreamDeletedError(stream);
+    if (stream.startsWith('$$')) {
+      const target = this.streams.get(stream.slice(2));
+      if (target && this.tombstoneOf(target)) throw new StreamDeletedError(stream);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError('The event log');
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Index of the visible record at `position` (or of the end for the end-of-log
+   * position); 0 for position 0 (the start).
+   */
+  private indexOfPosition(position: bigint): number {
+    if (position === 0n) return 0;
+    const count = this.visible;
+    const index = this.indexOfFirstAtOrAfter(position, count);
+    if (index < count && this.entries[index]!.position === position) return index;
+    if (index === count && count > 0 && position === this.endPosition(count)) return count;
+    throw new InvalidPositionError(position);
+  }
+
+  private endPosition(count: number): bigint {
+    const last = this.entries[count - 1]!;
+    return last.position + BigInt(recordSize(last.event!));
+  }
+
+  private indexOfFirstAfter(position: bigint): number {
+    const at = this.indexOfFirstAtOrAfter(position, this.entries.length);
+    const entry = this.entries[at];
+    return entry !== undefined && entry.position === position ? at + 1 : at;
+  }
+
+  private indexOfFirstAtOrAfter(position: bigint, count: number): number {
+    let lo = 0;
+    let hi = count;
+    const entries = this.entries;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (entries[mid]!.position < position) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+function nowTicks(): bigint {
+  return BigInt(Date.now()) * TICKS_PER_MS;
+}
+
+/** A bigint revision as an array index; huge values clamp (they never match a real revision). */
+function clampRevision(revision: bigint): number {
+  return revision > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(revision);
+}
+
+function describeExpected(expected: ExpectedRevision): string | bigint {
+  return expected;
+}
+
+/** Link metadata as the projections write it: checkpoint tag, `$o`, `$causedBy`, `$correlationId`. */
+function linkMetadata(source: StoredEvent, isTombstone: boolean): string {
+  const position = source.position.toString();
+  let json = `{"$v":"1:-1:1:1","$c":${position},"$p":${position},"$o":${JSON.stringify(source.stream)},"$causedBy":${JSON.stringify(source.id)}`;
+  const correlation = correlationIdOf(source.metadata);
+  if (correlation !== undefined) json += `,"$correlationId":${correlation}`;
+  if (isTombstone) json += ',"$deleted":-1';
+  return `${json}}`;
+}
+
+/** The JSON text of `$correlationId` in event metadata, if the metadata is JSON and has one. */
+function correlationIdOf(metadata: Uint8Array): string | undefined {
+  if (metadata.byteLength < CORRELATION_KEY.length) return undefined;
+  const buf = asBuffer(metadata);
+  if (buf.indexOf(CORRELATION_KEY) < 0) return undefined;
+  try {
+    const parsed = JSON.parse(buf.toString('utf8')) as unknown;
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const value = (parsed as Record<string, unknown>).$correlationId;
+    return value === undefined ? undefined : JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}

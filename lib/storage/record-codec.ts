@@ -1,0 +1,144 @@
+/**
+ * The on-disk record format of the event log.
+ *
+ * A segment file starts with a {@link SEGMENT_HEADER_SIZE}-byte header (magic, format
+ * version, and the log position of the file's first byte), followed by records:
+ *
+ *     u32 payload length | u32 CRC32 of the payload | payload
+ *
+ * The payload is: u8 format, u8 flags (bit 0: isJson), u16 reserved, i64 revision,
+ * i64 created (ticks), i64 source position (the event a projection link was written for,
+ * -1 otherwise), five u32 lengths (id, stream, type, data, metadata), then those bytes.
+ *
+ * A record's log position is its segment's base position plus the record's byte offset
+ * in the file, so positions are sparse, increasing, and recomputed identically on open.
+ */
+
+/** Bytes before the first record of every segment file. */
+export const SEGMENT_HEADER_SIZE = 16;
+/** `SGSG` as a little-endian u32: marks a sagastream segment file. */
+export const SEGMENT_MAGIC = 0x47534753;
+/** Segment header format version. */
+export const SEGMENT_VERSION = 1;
+/** Length and checksum words before each payload. */
+export const FRAME_HEADER_SIZE = 8;
+const PAYLOAD_FIXED_SIZE = 4 + 8 + 8 + 8 + 4 * 5;
+const RECORD_FORMAT = 1;
+/** Largest payload accepted when scanning; anything larger is treated as corruption. */
+export const MAX_PAYLOAD_SIZE = 64 * 1024 * 1024;
+
+/** The fields of a record, as encoded. */
+export interface RecordFields {
+  readonly id: string;
+  readonly stream: string;
+  readonly type: string;
+  readonly isJson: boolean;
+  readonly revision: bigint;
+  readonly created: bigint;
+  readonly data: Uint8Array;
+  readonly metadata: Uint8Array;
+}
+
+/** Total framed size of a record with these fields, in bytes. */
+export function recordSize(fields: RecordFields): number {
+  return (
+    FRAME_HEADER_SIZE +
+    PAYLOAD_FIXED_SIZE +
+    Buffer.byteLength(fields.id, 'utf8') +
+    Buffer.byteLength(fields.stream, 'utf8') +
+    Buffer.byteLength(fields.type, 'utf8') +
+    fields.data.byteLength +
+    fields.metadata.byteLength
+  );
+}
+
+/** Writes the framed record at `offset` of `target` (which must have room); returns the end offset. */
+export function encodeRecord(
+  target: Buffer,
+  offset: number,
+  fields: RecordFields,
+  sourcePosition: number,
+  crc32: (data: Uint8Array) => number,
+): number {
+  const payloadStart = offset + FRAME_HEADER_SIZE;
+  let p = payloadStart;
+  target[p] = RECORD_FORMAT;
+  target[p + 1] = fields.isJson ? 1 : 0;
+  target.writeUInt16LE(0, p + 2);
+  target.writeBigInt64LE(fields.revision, p + 4);
+  target.writeBigInt64LE(fields.created, p + 12);
+  target.writeBigInt64LE(BigInt(sourcePosition), p + 20);
+  const lengths = p + 28;
+  p += PAYLOAD_FIXED_SIZE;
+  const idLen = target.write(fields.id, p, 'utf8');
+  p += idLen;
+  const streamLen = target.write(fields.stream, p, 'utf8');
+  p += streamLen;
+  const typeLen = target.write(fields.type, p, 'utf8');
+  p += typeLen;
+  target.set(fields.data, p);
+  p += fields.data.byteLength;
+  target.set(fields.metadata, p);
+  p += fields.metadata.byteLength;
+  target.writeUInt32LE(idLen, lengths);
+  target.writeUInt32LE(streamLen, lengths + 4);
+  target.writeUInt32LE(typeLen, lengths + 8);
+  target.writeUInt32LE(fields.data.byteLength, lengths + 12);
+  target.writeUInt32LE(fields.metadata.byteLength, lengths + 16);
+  const payloadLength = p - payloadStart;
+  target.writeUInt32LE(payloadLength, offset);
+  target.writeUInt32LE(crc32(target.subarray(payloadStart, p)), offset + 4);
+  return p;
+}
+
+/** A decoded record plus the projection bookkeeping kept only on disk. */
+export interface DecodedRecord extends RecordFields {
+  readonly sourcePosition: number;
+}
+
+/**
+ * Decodes the payload at `[start, end)` of `source`. `data` and `metadata` are views into
+ * `source` (no copy), so the segment buffer stays alive as long as the events do.
+ * Returns undefined when the payload is malformed.
+ */
+export function decodePayload(source: Buffer, start: number, end: number): DecodedRecord | undefined {
+  if (end - start < PAYLOAD_FIXED_SIZE || source[start] !== RECORD_FORMAT) return undefined;
+  const flags = source[start + 1] ?? 0;
+  const revision = source.readBigInt64LE(start + 4);
+  const created = source.readBigInt64LE(start + 12);
+  const sourcePosition = Number(source.readBigInt64LE(start + 20));
+  const idLen = source.readUInt32LE(start + 28);
+  const streamLen = source.readUInt32LE(start + 32);
+  const typeLen = source.readUInt32LE(start + 36);
+  const dataLen = source.readUInt32LE(start + 40);
+  const metaLen = source.readUInt32LE(start + 44);
+  let p = start + PAYLOAD_FIXED_SIZE;
+  if (p + idLen + streamLen + typeLen + dataLen + metaLen !== end) return undefined;
+  const id = source.toString('utf8', p, p + idLen);
+  p += idLen;
+  const stream = source.toString('utf8', p, p + streamLen);
+  p += streamLen;
+  const type = source.toString('utf8', p, p + typeLen);
+  p += typeLen;
+  const data = source.subarray(p, p + dataLen);
+  p += dataLen;
+  const metadata = source.subarray(p, p + metaLen);
+  return { id, stream, type, isJson: (flags & 1) === 1, revision, created, data, metadata, sourcePosition };
+}
+
+/** Encodes a segment header for a file whose first byte sits at log position `base`. */
+export function encodeSegmentHeader(base: number): Buffer {
+  const header = Buffer.alloc(SEGMENT_HEADER_SIZE);
+  header.writeUInt32LE(SEGMENT_MAGIC, 0);
+  header.writeUInt16LE(SEGMENT_VERSION, 4);
+  header.writeBigInt64LE(BigInt(base), 8);
+  return header;
+}
+
+/** Reads a segment header; undefined when it is missing or not ours. */
+export function decodeSegmentHeader(source: Buffer): { readonly base: number } | undefined {
+  if (source.length < SEGMENT_HEADER_SIZE) return undefined;
+  if (source.readUInt32LE(0) !== SEGMENT_MAGIC || source.readUInt16LE(4) !== SEGMENT_VERSION)
+    return undefined;
+  return { base: Number(source.readBigInt64LE(8)) };
+}
