@@ -1,0 +1,947 @@
+import { HandlerError, SagastreamError } from '../errors';
+import {
+  type DecodedEvent,
+  type EncodedEvent,
+  type PlainData,
+  cloneInstance,
+  fromPlain,
+  toPlain,
+  withCorrelation,
+} from '../messages';
+import { deterministicId } from './ids';
+import { type CommandFailure, type ProcessContext, type TimeoutFired } from './process-context';
+import { type ProcessDefinition } from './process-definition';
+import {
+  type FailureInfo,
+  type InputKind,
+  type ProcessEventData,
+  ProcessEventTypes as T,
+  type SnapshotData,
+  isFrameworkEventType,
+} from './process-events';
+import {
+  type CompensationStep,
+  type PendingTimer,
+  type ProcessState,
+  type ProcessStatus,
+  type ScheduledCommand,
+  isTerminal,
+} from './process-state';
+
+/**
+ * An input for one instance:
+ * - `event`: a decoded domain event routed to it (see {@link ProcessEngine.route});
+ * - `commandSucceeded` / `commandFailed`: the outcome of a command it scheduled, fed back
+ *   by the outbox relay (`commandFailed` only once the failure is terminal: retries
+ *   exhausted or `NonRetryableError`);
+ * - `timeout`: a pending timer that is due (from `state.timers`).
+ */
+export type ProcessInput =
+  | { readonly kind: 'event'; readonly event: DecodedEvent }
+  | { readonly kind: 'commandSucceeded'; readonly commandId: string }
+  | { readonly kind: 'commandFailed'; readonly commandId: string; readonly error: FailureInfo }
+  | { readonly kind: 'timeout'; readonly key: string; readonly dueAt: Date };
+
+/** An event the engine produced, ready to append (structurally an `EventToAppend`). */
+export interface ProcessEvent {
+  /** Deterministic: the same decision on the same state yields the same ids. */
+  readonly id: string;
+  readonly type: string;
+  readonly data: PlainData;
+  /** Carries `$correlationId` (the process id) and `$causationId` (the input id). */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What became of an input:
+ * - `handled`: a handler (or the compensation machinery) ran; append `events`;
+ * - `duplicate`: its id is in the handled set; nothing to append;
+ * - `beforeStart` / `afterFinish` / `alreadyStarted`: the instance could not take it; per
+ *   the definition's policy `events` holds a `sagastream.InputIgnored` to append (report it either way);
+ * - `stale`: a timeout that is no longer pending, the outcome of a command that needs
+ *   nothing, or an event type the process does not handle; nothing to append;
+ * - `quarantined`: the instance is quarantined; hold the input until it is released.
+ */
+export type DecisionOutcome =
+  'handled' | 'duplicate' | 'beforeStart' | 'afterFinish' | 'alreadyStarted' | 'stale' | 'quarantined';
+
+/** The result of {@link ProcessEngine.handle} (and of quarantine / release). */
+export interface Decision<S extends object = object> {
+  readonly outcome: DecisionOutcome;
+  /** The input's id (the event id, or one derived from the command id or timer). */
+  readonly inputId: string;
+  /** A sentence for logs, e.g. why an input was not handled. */
+  readonly detail: string;
+  /** Append these, all in one append, at `expectedRevision`. Empty: append nothing. */
+  readonly events: readonly ProcessEvent[];
+  /** `state.revision` of the input state, or `'no_stream'`. */
+  readonly expectedRevision: bigint | 'no_stream';
+  /** The state once `events` are appended (the input state when there are none). */
+  readonly state: ProcessState<S>;
+}
+
+/** Where an event goes. */
+export interface Route {
+  /** The instances it concerns (usually one). */
+  readonly processIds: readonly string[];
+  /** True when the handler is `@StartedBy`. */
+  readonly starts: boolean;
+  /** `Class.method` of the handler. */
+  readonly handler: string;
+}
+
+/** Options of {@link ProcessEngine.replay}. */
+export interface ReplayOptions {
+  /** Start from the last `sagastream.Snapshot` among the events. @default true */
+  readonly useSnapshots?: boolean;
+}
+
+/**
+ * The process-manager engine: pure decisions over one process definition, no I/O. The
+ * runtime owns reading, appending, retrying and delivery; the engine tells it what to append.
+ *
+ * The runtime's loop for one instance:
+ * 1. `state = engine.replay(processId, await store.readStream(engine.streamFor(processId)))`
+ *    (or a cached state; for a long stream read backwards to the last `sagastream.Snapshot`
+ *    and replay from it: {@link isSnapshotRecord});
+ * 2. `decision = engine.handle(state, input, now)`;
+ * 3. if `decision.events.length > 0`, append them to `state.stream` with
+ *    `expectedRevision: decision.expectedRevision`; on a conflict, replay again and retry;
+ *    on success cache `decision.state`;
+ * 4. report `decision.outcome` when it is not `handled`/`duplicate`.
+ * A handler that throws makes `handle` throw a `HandlerError` (nothing to append); after
+ * the runtime's retries, append `engine.quarantine(state, input, error).events`;
+ * `engine.release(state, { skip })` lifts it.
+ *
+ * What to deliver is in the stream: `sagastream.CommandScheduled` and
+ * `sagastream.CompensationScheduled` events carry `{ commandId, type, data }` (decode the
+ * command with `registry.deserialize(type, data)`); feed each outcome back as a
+ * `commandSucceeded` / `commandFailed` input. Timers: `state.timers` (and the
+ * `sagastream.TimeoutScheduled/Cancelled/Fired` events) give what is due; feed
+ * `{ kind: 'timeout', key, dueAt }` once due. Inputs are idempotent: feeding one twice
+ * yields `duplicate` or `stale`, never a second effect.
+ *
+ * @example
+ * ```ts
+ * const registry = new MessageRegistry();
+ * const engine = new ProcessEngine(defineProcess(OrderFulfillment, registry));
+ * const decoded = registry.decode(record);              // from $ce-order
+ * const route = engine.route(decoded);                  // { processIds: ['o1'], starts: true, ... }
+ * let state = engine.replay('o1', await store.readStream(engine.streamFor('o1')));
+ * const decision = engine.handle(state, { kind: 'event', event: decoded }, new Date());
+ * await store.append(state.stream, decision.events, { expectedRevision: decision.expectedRevision });
+ * state = decision.state;
+ * ```
+ */
+export class ProcessEngine<S extends object = object> {
+  readonly #proto: Record<string | symbol, unknown>;
+
+  constructor(readonly definition: ProcessDefinition<S>) {
+    this.#proto = definition.processClass.prototype as Record<string | symbol, unknown>;
+  }
+
+  /** The process name (stream category). */
+  get name(): string {
+    return this.definition.name;
+  }
+
+  /** `<name>-<processId>`. */
+  streamFor(processId: string): string {
+    return `${this.definition.name}-${processId}`;
+  }
+
+  /** The process id of one of this process's streams, or undefined for another stream. */
+  processIdOf(stream: string): string | undefined {
+    const prefix = `${this.definition.name}-`;
+    return stream.startsWith(prefix) && stream.length > prefix.length
+      ? stream.slice(prefix.length)
+      : undefined;
+  }
+
+  /** The state of an instance whose stream does not exist yet. */
+  initialState(processId: string): ProcessState<S> {
+    if (typeof processId !== 'string' || processId.length === 0) {
+      throw new HandlerError(
+        `A process id must be a non-empty string, got ${JSON.stringify(processId)}.`,
+        this.definition.name,
+        String(processId),
+        undefined,
+        undefined,
+      );
+    }
+    return new Draft<S>(this.definition, processId, new this.definition.processClass()).toState();
+  }
+
+  /**
+   * Where a decoded event goes, or undefined when this process does not consume its type.
+   * Throws `HandlerError` when the correlate function throws or returns no string id.
+   */
+  route(
+    event: Pick<DecodedEvent, 'type' | 'message'> & Partial<Pick<DecodedEvent, 'id'>>,
+  ): Route | undefined {
+    const spec = this.definition.handlers.get(event.type);
+    if (!spec) return undefined;
+    const handler = `${this.definition.processClass.name}.${String(spec.method)}`;
+    let result: unknown;
+    try {
+      result = spec.correlate(event.message);
+    } catch (err) {
+      throw new HandlerError(
+        `The correlate function of ${handler} threw for event ${event.id ?? event.type}: ${messageOf(err)}`,
+        this.definition.name,
+        '?',
+        event.id,
+        handler,
+        { cause: err },
+      );
+    }
+    const ids =
+      typeof result === 'string' ? [result] : Array.isArray(result) ? (result as unknown[]) : [result];
+    if (ids.some((id) => typeof id !== 'string' || id.length === 0)) {
+      throw new HandlerError(
+        `The correlate function of ${handler} returned ${JSON.stringify(result)} for event ${event.id ?? event.type}; ` +
+          `it must return a non-empty process id or an array of them.`,
+        this.definition.name,
+        '?',
+        event.id,
+        handler,
+      );
+    }
+    return { processIds: [...new Set(ids as string[])], starts: spec.kind === 'startedBy', handler };
+  }
+
+  /**
+   * Rebuilds a state from stream events: framework events and `@Apply` methods only, never
+   * handlers, so a replay sends nothing. `from` is a process id (replay from the start of the
+   * stream or from a snapshot among `events`) or a state to continue (events after its revision).
+   * Throws `UnknownEventTypeError` / `MalformedEventError` for own events that cannot be
+   * decoded and `HandlerError` when an applier throws.
+   */
+  replay(
+    from: string | ProcessState<S>,
+    events: readonly EncodedEvent[],
+    options: ReplayOptions = {},
+  ): ProcessState<S> {
+    let start = 0;
+    let draft: Draft<S>;
+    const last = options.useSnapshots === false ? -1 : findLastIndex(events, (e) => e.type === T.Snapshot);
+    const snapshot = events[last];
+    const processId = typeof from === 'string' ? from : from.processId;
+    if (snapshot) {
+      draft = Draft.fromSnapshot(
+        this.definition,
+        processId,
+        snapshot.data as SnapshotData,
+        snapshot.revision,
+      );
+      start = last + 1;
+    } else if (typeof from === 'string') {
+      draft = new Draft<S>(this.definition, processId, new this.definition.processClass());
+    } else {
+      draft = Draft.from(this.definition, from);
+    }
+    for (let i = start; i < events.length; i++) {
+      const record = events[i] as EncodedEvent;
+      if (draft.revision !== undefined && record.revision <= draft.revision) continue;
+      if (isFrameworkEventType(record.type)) {
+        applyFrameworkEvent(draft, record.type, record.data as PlainData);
+      } else {
+        const decoded = this.definition.registry.decode(record);
+        this.#applyOwn(draft, record.type, decoded.message, record.id);
+      }
+      draft.revision = record.revision;
+      if (record.type !== T.Snapshot) draft.eventsSinceSnapshot++;
+    }
+    return draft.toState();
+  }
+
+  /**
+   * Decides what an input leads to. Pure: `state` is not changed; the returned decision
+   * holds the events to append and the state after them. An input already in the handled
+   * set yields `duplicate` and no events; the `sagastream.InputRecorded` dedupe record is
+   * part of the same batch as the decision it led to. Throws `HandlerError` when a handler
+   * throws, returns a promise, or misuses its context.
+   */
+  handle(state: ProcessState<S>, input: ProcessInput, now: Date): Decision<S> {
+    const inputId = inputIdOf(state.processId, input);
+    const nothing = (outcome: DecisionOutcome, detail: string): Decision<S> => ({
+      outcome,
+      inputId,
+      detail,
+      events: [],
+      expectedRevision: state.revision ?? 'no_stream',
+      state,
+    });
+    if (state.handled.has(inputId)) return nothing('duplicate', `input ${inputId} was already handled`);
+    if (state.quarantine) {
+      return nothing('quarantined', `${state.stream} is quarantined since input ${state.quarantine.eventId}`);
+    }
+    const batch = this.#batch(state, inputId, now);
+    const outcome = this.#decide(batch, input);
+    if (outcome) return nothing(outcome[0], outcome[1]);
+    return batch.finish(state);
+  }
+
+  /**
+   * Quarantines the instance because `input` kept failing: appending the returned events
+   * makes later `handle` calls answer `quarantined` until {@link release}.
+   */
+  quarantine(state: ProcessState<S>, input: ProcessInput | string, error: unknown): Decision<S> {
+    const inputId = typeof input === 'string' ? input : inputIdOf(state.processId, input);
+    const batch = this.#batch(state, inputId, new Date(0));
+    batch.emit(
+      T.ProcessQuarantined,
+      { eventId: inputId, error: failureInfo(error) },
+      String(state.revision ?? -1n),
+    );
+    return batch.finish(state, `quarantined by input ${inputId}`, false);
+  }
+
+  /**
+   * Lifts a quarantine. With `skip`, the input that caused it is marked handled and will
+   * never run; without, it runs again when redelivered. `stale` when not quarantined.
+   */
+  release(state: ProcessState<S>, options: { readonly skip?: boolean } = {}): Decision<S> {
+    const q = state.quarantine;
+    if (!q) {
+      return {
+        outcome: 'stale',
+        inputId: '',
+        detail: `${state.stream} is not quarantined`,
+        events: [],
+        expectedRevision: state.revision ?? 'no_stream',
+        state,
+      };
+    }
+    const batch = this.#batch(state, q.eventId, new Date(0));
+    batch.emit(
+      T.ProcessReleased,
+      { eventId: q.eventId, skipped: options.skip === true },
+      String(state.revision ?? -1n),
+    );
+    return batch.finish(state, `released${options.skip ? ', skipping' : ''} input ${q.eventId}`, false);
+  }
+
+  #decide(batch: Batch<S>, input: ProcessInput): [DecisionOutcome, string] | undefined {
+    const draft = batch.draft;
+    const def = this.definition;
+    switch (input.kind) {
+      case 'event': {
+        const { event } = input;
+        const spec = def.handlers.get(event.type);
+        if (!spec) return ['stale', `${def.name} does not handle ${event.type}`];
+        const where = `${event.type} ${event.id} (${event.stream}@${event.revision})`;
+        const ignored = (
+          reason: 'beforeStart' | 'afterFinish' | 'alreadyStarted',
+          policy: 'record' | 'ignore',
+          detail: string,
+        ) => {
+          if (policy === 'ignore') return [reason, detail] as [DecisionOutcome, string];
+          batch.emit(T.InputIgnored, {
+            eventId: event.id,
+            type: event.type,
+            stream: event.stream,
+            revision: String(event.revision),
+            reason,
+          });
+          batch.outcome = reason;
+          batch.detail = detail;
+          return undefined;
+        };
+        if (draft.status === 'new') {
+          if (spec.kind !== 'startedBy') {
+            return ignored('beforeStart', def.beforeStart, `${where} arrived before ${draft.stream} started`);
+          }
+          batch.emit(T.ProcessStarted, {
+            process: def.name,
+            processId: draft.processId,
+            definitionVersion: def.version,
+          });
+        } else if (isTerminal(draft.status)) {
+          return ignored(
+            'afterFinish',
+            def.afterFinish,
+            `${where} arrived after ${draft.stream} finished (${draft.status})`,
+          );
+        } else if (spec.kind === 'startedBy') {
+          return ignored(
+            'alreadyStarted',
+            'record',
+            `${where} would start ${draft.stream}, which has already started`,
+          );
+        }
+        batch.recordInput('event', event.type, event.stream, event.revision);
+        batch.invoke(spec.method, event.message);
+        return undefined;
+      }
+      case 'commandSucceeded':
+      case 'commandFailed': {
+        const command = draft.commands.get(input.commandId);
+        if (!command) return ['stale', `${draft.stream} scheduled no command ${input.commandId}`];
+        if (command.step !== undefined) {
+          const index = draft.compensations.findIndex((c) => c.step === command.step);
+          const step = draft.compensations[index];
+          if (!step || step.status !== 'scheduled' || step.commandId !== input.commandId) {
+            return [
+              'stale',
+              `compensation ${command.step} of ${draft.stream} is not awaiting command ${input.commandId}`,
+            ];
+          }
+          batch.recordInput(input.kind, command.type);
+          if (input.kind === 'commandSucceeded') {
+            batch.emit(T.CompensationCompleted, { step: step.step, commandId: input.commandId });
+          } else {
+            batch.emit(T.CompensationFailed, {
+              step: step.step,
+              commandId: input.commandId,
+              error: input.error,
+            });
+            batch.cancelTimers();
+            batch.emit(T.ProcessCompensationFailed, { step: step.step, error: input.error });
+          }
+          return undefined;
+        }
+        if (input.kind === 'commandSucceeded')
+          return ['stale', `command ${command.type} ${input.commandId} needs no follow-up`];
+        if (isTerminal(draft.status)) return ['stale', `${draft.stream} has finished (${draft.status})`];
+        batch.recordInput('commandFailed', command.type);
+        const method = def.commandFailureHandlers.get(command.type);
+        if (method !== undefined) {
+          const failure: CommandFailure = {
+            commandId: command.commandId,
+            type: command.type,
+            command: def.registry.deserialize(command.type, command.data),
+            error: input.error,
+          };
+          batch.invoke(method, failure);
+        } else if (draft.status === 'running') {
+          batch.failWith(`command ${command.type} (${command.commandId}) failed: ${input.error.message}`);
+        }
+        return undefined;
+      }
+      case 'timeout': {
+        const timer = draft.timers.get(input.key);
+        if (!timer || timer.dueAt.getTime() !== input.dueAt.getTime()) {
+          return [
+            'stale',
+            `timeout '${input.key}' due ${input.dueAt.toISOString()} is not pending on ${draft.stream}`,
+          ];
+        }
+        batch.recordInput('timeout', input.key);
+        batch.emit(T.TimeoutFired, { key: input.key, dueAt: timer.dueAt.toISOString() });
+        const method = def.timeouts.get(input.key);
+        if (method !== undefined) {
+          const fired: TimeoutFired = { key: input.key, dueAt: timer.dueAt };
+          batch.invoke(method, fired);
+        }
+        return undefined;
+      }
+    }
+  }
+
+  /** Runs the `@Apply` method of an own event (if any) on the draft's state. */
+  #applyOwn(draft: Draft<S>, type: string, message: object, eventId: string): void {
+    const method = this.definition.appliers.get(type);
+    if (method === undefined) return;
+    try {
+      (this.#proto[method] as (e: object) => void).call(draft.data, message);
+    } catch (err) {
+      throw new HandlerError(
+        `Applier ${this.definition.processClass.name}.${String(method)} threw on ${type} ${eventId}: ${messageOf(err)}. ` +
+          `Appliers must not throw: they also run on every replay.`,
+        this.definition.name,
+        draft.processId,
+        eventId,
+        `${this.definition.processClass.name}.${String(method)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  #batch(state: ProcessState<S>, inputId: string, now: Date): Batch<S> {
+    return new Batch(this.definition, Draft.from(this.definition, state), inputId, now, {
+      applyOwn: (draft, type, message, eventId) => this.#applyOwn(draft, type, message, eventId),
+      method: (name) => this.#proto[name] as (...args: unknown[]) => unknown,
+    });
+  }
+}
+
+/** True for a `sagastream.Snapshot` record: replay may start from the last one. */
+export function isSnapshotRecord(record: Pick<EncodedEvent, 'type'>): boolean {
+  return record.type === T.Snapshot;
+}
+
+/** The id the engine dedupes an input by. */
+export function inputIdOf(processId: string, input: ProcessInput): string {
+  switch (input.kind) {
+    case 'event':
+      return input.event.id;
+    case 'commandSucceeded':
+      return deterministicId(processId, 'commandSucceeded', input.commandId);
+    case 'commandFailed':
+      return deterministicId(processId, 'commandFailed', input.commandId);
+    case 'timeout':
+      return deterministicId(processId, 'timeout', input.key, input.dueAt.toISOString());
+  }
+}
+
+/** Turns anything thrown into the JSON form events carry. */
+export function failureInfo(error: unknown): FailureInfo {
+  if (error instanceof SagastreamError) return { message: error.message, code: error.code, name: error.name };
+  if (error instanceof Error) return { message: error.message, name: error.name };
+  if (error && typeof error === 'object' && typeof (error as FailureInfo).message === 'string') {
+    const e = error as FailureInfo;
+    return { message: e.message, ...(e.code ? { code: e.code } : {}), ...(e.name ? { name: e.name } : {}) };
+  }
+  return { message: String(error) };
+}
+
+// The mutable working copy of a state while replaying or deciding; never escapes.
+class Draft<S extends object> {
+  revision: bigint | undefined = undefined;
+  status: ProcessStatus = 'new';
+  definitionVersion: number | undefined = undefined;
+  handled = new Set<string>();
+  commands = new Map<string, ScheduledCommand>();
+  compensations: CompensationStep[] = [];
+  timers = new Map<string, PendingTimer>();
+  failure: string | undefined = undefined;
+  quarantine: { eventId: string; error: FailureInfo } | undefined = undefined;
+  eventsSinceSnapshot = 0;
+  readonly stream: string;
+
+  constructor(
+    readonly definition: ProcessDefinition<S>,
+    readonly processId: string,
+    public data: S,
+  ) {
+    this.stream = `${definition.name}-${processId}`;
+  }
+
+  static from<S extends object>(definition: ProcessDefinition<S>, state: ProcessState<S>): Draft<S> {
+    const d = new Draft<S>(definition, state.processId, cloneInstance(state.data));
+    d.revision = state.revision;
+    d.status = state.status;
+    d.definitionVersion = state.definitionVersion;
+    d.handled = new Set(state.handled);
+    d.commands = new Map(state.commands);
+    d.compensations = [...state.compensations];
+    d.timers = new Map(state.timers);
+    d.failure = state.failure;
+    d.quarantine = state.quarantine;
+    d.eventsSinceSnapshot = state.eventsSinceSnapshot;
+    return d;
+  }
+
+  static fromSnapshot<S extends object>(
+    definition: ProcessDefinition<S>,
+    processId: string,
+    s: SnapshotData,
+    revision: bigint,
+  ): Draft<S> {
+    const d = new Draft<S>(definition, processId, fromPlain(definition.processClass, s.data));
+    d.restore(s);
+    d.revision = revision;
+    return d;
+  }
+
+  restore(s: SnapshotData): void {
+    this.data = fromPlain(this.definition.processClass, s.data);
+    this.status = s.status as ProcessStatus;
+    this.definitionVersion = s.definitionVersion;
+    this.handled = new Set(s.handled);
+    this.commands = new Map(s.commands.map((c) => [c.commandId, c]));
+    this.compensations = [...s.compensations];
+    this.timers = new Map(s.timers.map((t) => [t.key, { key: t.key, dueAt: new Date(t.dueAt) }]));
+    this.failure = s.failure;
+    this.quarantine = s.quarantine;
+    this.eventsSinceSnapshot = 0;
+  }
+
+  snapshot(): SnapshotData {
+    return {
+      schema: 1,
+      status: this.status,
+      ...(this.definitionVersion === undefined ? {} : { definitionVersion: this.definitionVersion }),
+      data: toPlain(this.data),
+      handled: [...this.handled],
+      commands: [...this.commands.values()],
+      compensations: this.compensations,
+      timers: [...this.timers.values()].map((t) => ({ key: t.key, dueAt: t.dueAt.toISOString() })),
+      ...(this.failure === undefined ? {} : { failure: this.failure }),
+      ...(this.quarantine === undefined ? {} : { quarantine: this.quarantine }),
+    };
+  }
+
+  markHandled(id: string): void {
+    this.handled.delete(id);
+    this.handled.add(id);
+    const excess = this.handled.size - this.definition.handledInputsKept;
+    if (excess > 0) {
+      let n = 0;
+      for (const old of this.handled) {
+        if (n++ >= excess) break;
+        this.handled.delete(old);
+      }
+    }
+  }
+
+  updateStep(step: string, change: Partial<CompensationStep>): void {
+    this.compensations = this.compensations.map((c) => (c.step === step ? { ...c, ...change } : c));
+  }
+
+  toState(): ProcessState<S> {
+    return Object.freeze({
+      processName: this.definition.name,
+      processId: this.processId,
+      stream: this.stream,
+      revision: this.revision,
+      status: this.status,
+      definitionVersion: this.definitionVersion,
+      data: this.data,
+      handled: this.handled,
+      commands: this.commands,
+      compensations: Object.freeze(this.compensations),
+      timers: this.timers,
+      failure: this.failure,
+      quarantine: this.quarantine,
+      eventsSinceSnapshot: this.eventsSinceSnapshot,
+    });
+  }
+}
+
+// The one place framework events change state: used by replay and, event by event, by
+// decisions, so a decided state always equals the replayed one.
+function applyFrameworkEvent<S extends object>(draft: Draft<S>, type: string, data: PlainData): void {
+  switch (type) {
+    case T.ProcessStarted: {
+      const d = data as ProcessEventData['sagastream.ProcessStarted'];
+      draft.status = 'running';
+      draft.definitionVersion = d.definitionVersion;
+      break;
+    }
+    case T.InputRecorded:
+      draft.markHandled((data as ProcessEventData['sagastream.InputRecorded']).eventId);
+      break;
+    case T.InputIgnored:
+      draft.markHandled((data as ProcessEventData['sagastream.InputIgnored']).eventId);
+      break;
+    case T.CommandScheduled: {
+      const d = data as ProcessEventData['sagastream.CommandScheduled'];
+      draft.commands.set(d.commandId, { commandId: d.commandId, type: d.type, data: d.data });
+      break;
+    }
+    case T.CompensationRegistered: {
+      const d = data as ProcessEventData['sagastream.CompensationRegistered'];
+      draft.compensations = [
+        ...draft.compensations,
+        { step: d.step, command: d.command, status: 'registered' },
+      ];
+      break;
+    }
+    case T.ProcessFailed:
+      draft.status = 'compensating';
+      draft.failure = (data as ProcessEventData['sagastream.ProcessFailed']).reason;
+      break;
+    case T.CompensationScheduled: {
+      const d = data as ProcessEventData['sagastream.CompensationScheduled'];
+      draft.updateStep(d.step, { status: 'scheduled', commandId: d.commandId });
+      draft.commands.set(d.commandId, { commandId: d.commandId, type: d.type, data: d.data, step: d.step });
+      break;
+    }
+    case T.CompensationCompleted:
+      draft.updateStep((data as ProcessEventData['sagastream.CompensationCompleted']).step, {
+        status: 'completed',
+      });
+      break;
+    case T.CompensationFailed: {
+      const d = data as ProcessEventData['sagastream.CompensationFailed'];
+      draft.updateStep(d.step, { status: 'failed', error: d.error });
+      break;
+    }
+    case T.TimeoutScheduled: {
+      const d = data as ProcessEventData['sagastream.TimeoutScheduled'];
+      draft.timers.set(d.key, { key: d.key, dueAt: new Date(d.dueAt) });
+      break;
+    }
+    case T.TimeoutCancelled:
+    case T.TimeoutFired:
+      draft.timers.delete((data as ProcessEventData['sagastream.TimeoutCancelled']).key);
+      break;
+    case T.ProcessQuarantined: {
+      const d = data as ProcessEventData['sagastream.ProcessQuarantined'];
+      draft.quarantine = { eventId: d.eventId, error: d.error };
+      break;
+    }
+    case T.ProcessReleased: {
+      const d = data as ProcessEventData['sagastream.ProcessReleased'];
+      draft.quarantine = undefined;
+      if (d.skipped) draft.markHandled(d.eventId);
+      break;
+    }
+    case T.ProcessCompleted:
+      draft.status = 'completed';
+      break;
+    case T.ProcessCompensated:
+      draft.status = 'compensated';
+      break;
+    case T.ProcessCompensationFailed:
+      draft.status = 'compensationFailed';
+      break;
+    case T.Snapshot:
+      // Replaying through a snapshot: the state already equals it.
+      draft.eventsSinceSnapshot = 0;
+      break;
+    default:
+      // Types of a newer version of the vocabulary: skipping keeps old workers replaying.
+      break;
+  }
+}
+
+interface BatchHooks<S extends object> {
+  applyOwn(draft: Draft<S>, type: string, message: object, eventId: string): void;
+  method(name: string | symbol): (...args: unknown[]) => unknown;
+}
+
+// One decision in the making: emits events, applying each to the draft as it goes.
+class Batch<S extends object> implements ProcessContext<S> {
+  readonly events: ProcessEvent[] = [];
+  outcome: DecisionOutcome = 'handled';
+  detail = 'handled';
+  #commands = 0;
+  #completed = false;
+  #failReason: string | undefined;
+  #handler: string | undefined;
+
+  constructor(
+    readonly definition: ProcessDefinition<S>,
+    readonly draft: Draft<S>,
+    readonly inputId: string,
+    readonly now: Date,
+    readonly hooks: BatchHooks<S>,
+  ) {}
+
+  get processName(): string {
+    return this.definition.name;
+  }
+  get processId(): string {
+    return this.draft.processId;
+  }
+  get state(): S {
+    return this.draft.data;
+  }
+  get status(): ProcessStatus {
+    return this.draft.status;
+  }
+
+  emit<K extends keyof ProcessEventData>(type: K, data: ProcessEventData[K], salt?: string): void {
+    this.#push(type, data as unknown as PlainData, salt);
+    applyFrameworkEvent(this.draft, type, data as unknown as PlainData);
+  }
+
+  #push(type: string, data: PlainData, salt?: string): ProcessEvent {
+    const parts = [this.draft.processId, this.inputId, String(this.events.length)];
+    const event: ProcessEvent = {
+      id: deterministicId(...(salt === undefined ? parts : [...parts, salt])),
+      type,
+      data,
+      metadata: withCorrelation(undefined, {
+        correlationId: this.draft.processId,
+        causationId: this.inputId,
+      }),
+    };
+    this.events.push(event);
+    this.draft.eventsSinceSnapshot++;
+    return event;
+  }
+
+  recordInput(kind: InputKind, type: string, stream?: string, revision?: bigint): void {
+    this.emit(T.InputRecorded, {
+      eventId: this.inputId,
+      kind,
+      type,
+      ...(stream === undefined ? {} : { stream }),
+      ...(revision === undefined ? {} : { revision: String(revision) }),
+    });
+  }
+
+  invoke(method: string | symbol, argument: unknown): void {
+    this.#handler = `${this.definition.processClass.name}.${String(method)}`;
+    let result: unknown;
+    try {
+      result = this.hooks.method(method).call(this.draft.data, argument, this);
+    } catch (err) {
+      if (err instanceof HandlerError) throw err;
+      throw this.#error(`Handler ${this.#handler} threw on input ${this.inputId}: ${messageOf(err)}`, err);
+    }
+    if (
+      result !== null &&
+      typeof result === 'object' &&
+      typeof (result as PromiseLike<unknown>).then === 'function'
+    ) {
+      throw this.#error(
+        `Handler ${this.#handler} returned a promise; handlers must be synchronous (they only record intents, with no I/O).`,
+      );
+    }
+    if (this.#completed && this.#failReason !== undefined) {
+      throw this.#error(
+        `Handler ${this.#handler} both completed and failed the process; do one or the other.`,
+      );
+    }
+    if (this.#failReason !== undefined && this.draft.status === 'running') this.failWith(this.#failReason);
+    if (this.#completed) {
+      this.cancelTimers();
+      this.emit(T.ProcessCompleted, {});
+    }
+  }
+
+  failWith(reason: string): void {
+    this.emit(T.ProcessFailed, { reason });
+  }
+
+  cancelTimers(): void {
+    for (const key of [...this.draft.timers.keys()]) this.emit(T.TimeoutCancelled, { key });
+  }
+
+  finish(input: ProcessState<S>, detail?: string, advance = true): Decision<S> {
+    if (advance && this.draft.status === 'compensating') this.#advanceCompensation();
+    if (this.draft.eventsSinceSnapshot >= this.definition.snapshotEvery && this.events.length > 0) {
+      const snapshot = this.draft.snapshot();
+      this.#push(T.Snapshot, snapshot as unknown as PlainData);
+      this.draft.eventsSinceSnapshot = 0;
+    }
+    if (this.events.length > 0) this.draft.revision = (input.revision ?? -1n) + BigInt(this.events.length);
+    return {
+      outcome: this.outcome,
+      inputId: this.inputId,
+      detail:
+        detail ?? (this.#handler && this.outcome === 'handled' ? `handled by ${this.#handler}` : this.detail),
+      events: this.events,
+      expectedRevision: input.revision ?? 'no_stream',
+      state: this.draft.toState(),
+    };
+  }
+
+  #advanceCompensation(): void {
+    const steps = this.draft.compensations;
+    if (steps.some((c) => c.status === 'scheduled' || c.status === 'failed')) return;
+    const next = findLastIndex(steps, (c) => c.status === 'registered');
+    const step = steps[next];
+    if (step) {
+      this.emit(T.CompensationScheduled, {
+        step: step.step,
+        commandId: deterministicId(this.draft.processId, 'compensation', step.step),
+        type: step.command.type,
+        data: step.command.data,
+      });
+    } else {
+      this.cancelTimers();
+      this.emit(T.ProcessCompensated, { reason: this.draft.failure ?? '' });
+    }
+  }
+
+  // ProcessContext
+
+  dispatch(command: object): string {
+    const { type, data } = this.#serialize(command, 'dispatch');
+    const commandId = deterministicId(
+      this.draft.processId,
+      this.inputId,
+      'command',
+      String(this.#commands++),
+    );
+    this.emit(T.CommandScheduled, { commandId, type, data });
+    return commandId;
+  }
+
+  record(event: object): void {
+    const { type, data } = this.#serialize(event, 'record');
+    if (this.definition.registry.kindOf(type) === 'command') {
+      throw this.#error(`ctx.record(${type}) was given a command; use ctx.dispatch for commands.`);
+    }
+    const pushed = this.#push(type, data);
+    // Apply the stored form, not the handler's instance: replay sees exactly this.
+    const message = fromPlain(this.definition.registry.classOf(type)!, data);
+    this.hooks.applyOwn(this.draft, type, message, pushed.id);
+  }
+
+  compensateWith(command: object, step?: string): void {
+    const serialized = this.#serialize(command, 'compensateWith');
+    const taken = (name: string): boolean => this.draft.compensations.some((c) => c.step === name);
+    let name = step ?? serialized.type;
+    if (step !== undefined && taken(step)) {
+      throw this.#error(
+        `ctx.compensateWith: compensation step '${step}' is already registered; step names are unique.`,
+      );
+    }
+    for (let n = 2; taken(name); n++) name = `${serialized.type}#${n}`;
+    this.emit(T.CompensationRegistered, { step: name, command: serialized });
+  }
+
+  schedule(key: string, at: Date | number): void {
+    if (!this.definition.timeouts.has(key)) {
+      throw this.#error(
+        `ctx.schedule('${key}'): ${this.definition.processClass.name} has no @OnTimeout('${key}') handler.`,
+      );
+    }
+    const dueAt = typeof at === 'number' ? new Date(this.now.getTime() + at) : at;
+    if (!(dueAt instanceof Date) || Number.isNaN(dueAt.getTime())) {
+      throw this.#error(
+        `ctx.schedule('${key}') needs a valid Date or a delay in milliseconds, got ${String(at)}.`,
+      );
+    }
+    this.emit(T.TimeoutScheduled, { key, dueAt: dueAt.toISOString() });
+  }
+
+  cancel(key: string): void {
+    if (this.draft.timers.has(key)) this.emit(T.TimeoutCancelled, { key });
+  }
+
+  timer(key: string): PendingTimer | undefined {
+    return this.draft.timers.get(key);
+  }
+
+  complete(): void {
+    if (this.draft.status === 'compensating') {
+      throw this.#error(
+        `ctx.complete(): ${this.draft.stream} has failed and is compensating; it cannot complete.`,
+      );
+    }
+    this.#completed = true;
+  }
+
+  fail(reason: string): void {
+    this.#failReason ??= String(reason);
+  }
+
+  #serialize(message: object, call: string): { type: string; data: PlainData } {
+    if (message === null || typeof message !== 'object') {
+      throw this.#error(`ctx.${call} needs a message instance, got ${String(message)}.`);
+    }
+    try {
+      return this.definition.registry.serialize(message);
+    } catch (err) {
+      throw this.#error(`ctx.${call}: ${messageOf(err)}`, err);
+    }
+  }
+
+  #error(message: string, cause?: unknown): HandlerError {
+    return new HandlerError(
+      message,
+      this.definition.name,
+      this.draft.processId,
+      this.inputId,
+      this.#handler,
+      { cause },
+    );
+  }
+}
+
+function findLastIndex<X>(items: readonly X[], predicate: (x: X) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i] as X)) return i;
+  return -1;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
