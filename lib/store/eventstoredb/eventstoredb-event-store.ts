@@ -1,0 +1,488 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  FORWARDS,
+  START,
+  StreamNotFoundError as ClientStreamNotFoundError,
+  eventTypeFilter,
+  streamNameFilter,
+  type AllStreamResolvedEvent,
+  type EventData,
+  type Filter,
+  type Position,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import type { Observable } from 'rxjs';
+import { InvalidEventError, StoreClosedError, WrongExpectedVersionError } from '../../errors';
+import type {
+  AppendOptions,
+  AppendOutcome,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  ReadAllOptions,
+  ReadOptions,
+  StoredEventRecord,
+  StreamMetadata,
+  SubscribeOptions,
+  SubscriptionBatch,
+  SubscriptionItem,
+  SubscriptionSource,
+} from '../event-store';
+import { mapClientError } from './client-errors';
+import { readableBatches, type ClientSubscriptionHandle } from './readable-batches';
+import { toStoredRecord } from './record-mapping';
+
+const DEFAULT_BATCH_SIZE = 256;
+const DEFAULT_READ_ALL_COUNT = 1000;
+const CHECKPOINT_EVENT_TYPE = 'SagastreamCheckpoint';
+/** long.MaxValue: the `$tb` EventStoreDB writes for a soft-deleted stream. */
+const MAX_INT64 = 9223372036854775807n;
+
+type AllFilter = Extract<SubscriptionSource, { all: true }>['filter'];
+
+/**
+ * The {@link EventStore} port on @eventstore/db-client: a real EventStoreDB/KurrentDB
+ * node or cluster, or sagastream's embedded server.
+ *
+ * `$ce-<category>` streams need the server's `$by_category` projection (the embedded
+ * server writes them itself; a real node needs `EVENTSTORE_RUN_PROJECTIONS=System` and
+ * `EVENTSTORE_START_STANDARD_PROJECTIONS=true`), and they lag appends there.
+ *
+ * @example
+ * const store = new EventStoreDbEventStore('esdb://127.0.0.1:2113?tls=false');
+ * await store.append('order-1', [{ id: uuid(), type: 'OrderPlaced', data: { total: 10 } }], {
+ *   expectedRevision: 'no_stream',
+ * });
+ * await store.close();
+ */
+export class EventStoreDbEventStore implements EventStore {
+  /** The underlying client, for operations the port does not cover. */
+  readonly client: EventStoreDBClient;
+  private readonly ownsClient: boolean;
+  private readonly stops = new Set<() => void>();
+  private readonly checkpointStreamsPrepared = new Set<string>();
+  private closed = false;
+
+  /**
+   * @param clientOrConnectionString a connection string (`esdb://host:2113?tls=false`),
+   *   whose client {@link close} disposes, or a client the caller keeps owning.
+   */
+  constructor(clientOrConnectionString: EventStoreDBClient | string) {
+    if (typeof clientOrConnectionString === 'string') {
+      this.client = EventStoreDBClient.connectionString(clientOrConnectionString);
+      this.ownsClient = true;
+    } else {
+      this.client = clientOrConnectionString;
+      this.ownsClient = false;
+    }
+  }
+
+  /** {@inheritDoc EventStore.append} */
+  async append(
+    stream: string,
+    events: readonly EventToAppend[],
+    options?: AppendOptions,
+  ): Promise<AppendOutcome> {
+    this.ensureOpen();
+    const expectedRevision = options?.expectedRevision ?? 'any';
+    const eventData = events.map((event) => toEventData(stream, event));
+    try {
+      const result = await this.client.appendToStream(stream, eventData, { expectedRevision });
+      return { nextExpectedRevision: result.nextExpectedRevision, position: result.position?.commit ?? -1n };
+    } catch (err) {
+      throw mapClientError(err, { operation: 'append', stream, expected: expectedRevision });
+    }
+  }
+
+  /** {@inheritDoc EventStore.readStream} */
+  async readStream(stream: string, options?: ReadOptions): Promise<StoredEventRecord[]> {
+    this.ensureOpen();
+    const direction = options?.direction ?? 'forwards';
+    const records: StoredEventRecord[] = [];
+    try {
+      const read = this.client.readStream(stream, {
+        fromRevision: options?.fromRevision ?? (direction === 'backwards' ? END : START),
+        direction: direction === 'backwards' ? BACKWARDS : FORWARDS,
+        ...(options?.maxCount === undefined ? {} : { maxCount: options.maxCount }),
+        resolveLinkTos: true,
+      });
+      for await (const resolved of read as AsyncIterable<ResolvedEvent>) {
+        // A link whose target is gone carries nothing to read; subscriptions report it instead.
+        if (resolved.event !== undefined) records.push(toStoredRecord(resolved.event, resolved.link));
+      }
+    } catch (err) {
+      if (err instanceof ClientStreamNotFoundError) return [];
+      throw mapClientError(err, { operation: 'read', stream });
+    }
+    return records;
+  }
+
+  /** {@inheritDoc EventStore.readAll} */
+  async readAll(options?: ReadAllOptions): Promise<StoredEventRecord[]> {
+    this.ensureOpen();
+    const direction = options?.direction ?? 'forwards';
+    const from = options?.fromPosition;
+    const records: StoredEventRecord[] = [];
+    try {
+      const read = this.client.readAll({
+        fromPosition:
+          from === undefined ? (direction === 'backwards' ? END : START) : { commit: from, prepare: from },
+        direction: direction === 'backwards' ? BACKWARDS : FORWARDS,
+        maxCount: options?.maxCount ?? DEFAULT_READ_ALL_COUNT,
+        resolveLinkTos: false,
+      });
+      for await (const resolved of read as AsyncIterable<AllStreamResolvedEvent>) {
+        if (resolved.event !== undefined) records.push(toStoredRecord(resolved.event));
+      }
+    } catch (err) {
+      throw mapClientError(err, {
+        operation: 'read $all',
+        ...(from === undefined ? {} : { position: from }),
+      });
+    }
+    return records;
+  }
+
+  /** {@inheritDoc EventStore.subscribe} */
+  subscribe(source: SubscriptionSource, options?: SubscribeOptions): Observable<SubscriptionBatch> {
+    const batchSize = Math.max(1, options?.batchSize ?? DEFAULT_BATCH_SIZE);
+    const from = options?.from;
+    const track = (stop: () => void): (() => void) => {
+      this.stops.add(stop);
+      return () => this.stops.delete(stop);
+    };
+    if ('all' in source) {
+      return readableBatches<AllStreamResolvedEvent>({
+        open: (mark) => this.openAll(source.filter, from, batchSize, mark),
+        batchSize,
+        mapError: (err) => mapClientError(err, { operation: 'subscribe to $all' }),
+        track,
+      });
+    }
+    const stream = 'category' in source ? `$ce-${source.category}` : source.stream;
+    return readableBatches<ResolvedEvent>({
+      open: (mark) => this.openStream(stream, from, batchSize, mark),
+      batchSize,
+      mapError: (err) => mapClientError(err, { operation: 'subscribe', stream }),
+      track,
+    });
+  }
+
+  /** {@inheritDoc EventStore.deleteStream} */
+  async deleteStream(stream: string, options?: AppendOptions): Promise<void> {
+    this.ensureOpen();
+    const expectedRevision = options?.expectedRevision ?? 'any';
+    try {
+      if (expectedRevision === 'stream_exists') {
+        // The client's Delete request cannot carry stream_exists; check, then delete with any.
+        const [last] = await this.readStream(stream, { direction: 'backwards', maxCount: 1 });
+        if (last === undefined) throw new WrongExpectedVersionError(stream, expectedRevision, undefined);
+        await this.client.deleteStream(stream, { expectedRevision: 'any' });
+        return;
+      }
+      await this.client.deleteStream(stream, { expectedRevision });
+    } catch (err) {
+      throw mapClientError(err, { operation: 'delete', stream, expected: expectedRevision });
+    }
+  }
+
+  /** {@inheritDoc EventStore.tombstoneStream} */
+  async tombstoneStream(stream: string, options?: AppendOptions): Promise<void> {
+    this.ensureOpen();
+    const expectedRevision = options?.expectedRevision ?? 'any';
+    try {
+      // The client's types omit stream_exists for tombstones, but it sends it correctly.
+      await this.client.tombstoneStream(stream, {
+        expectedRevision: expectedRevision as Exclude<ExpectedRevision, 'stream_exists'>,
+      });
+    } catch (err) {
+      throw mapClientError(err, { operation: 'tombstone', stream, expected: expectedRevision });
+    }
+  }
+
+  /** {@inheritDoc EventStore.setStreamMetadata} */
+  async setStreamMetadata(stream: string, metadata: StreamMetadata, options?: AppendOptions): Promise<void> {
+    this.ensureOpen();
+    const metastream = `$$${stream}`;
+    const expectedRevision = options?.expectedRevision ?? 'any';
+    const event = {
+      id: randomUUID(),
+      contentType: 'application/json',
+      type: '$metadata',
+      data: encodeStreamMetadata(metadata),
+      metadata: undefined,
+    } as EventData;
+    try {
+      await this.client.appendToStream(metastream, event, { expectedRevision });
+    } catch (err) {
+      // Errors about `$$x` are about `x` to the caller.
+      throw mapClientError(err, { operation: 'set metadata', stream, expected: expectedRevision });
+    }
+  }
+
+  /** {@inheritDoc EventStore.getStreamMetadata} */
+  async getStreamMetadata(stream: string): Promise<StreamMetadata> {
+    this.ensureOpen();
+    let latest: ResolvedEvent | undefined;
+    try {
+      const read = this.client.readStream(`$$${stream}`, {
+        fromRevision: END,
+        direction: BACKWARDS,
+        maxCount: 1,
+      });
+      for await (const resolved of read as AsyncIterable<ResolvedEvent>) latest = resolved;
+    } catch (err) {
+      if (err instanceof ClientStreamNotFoundError) return {};
+      throw mapClientError(err, { operation: 'get metadata', stream });
+    }
+    const event = latest?.event;
+    if (event === undefined || !event.isJson) return {};
+    return decodeStreamMetadata(event.data);
+  }
+
+  /** {@inheritDoc EventStore.readCheckpoint} */
+  async readCheckpoint(name: string): Promise<bigint | undefined> {
+    const [last] = await this.readStream(checkpointStream(name), { direction: 'backwards', maxCount: 1 });
+    return last === undefined ? undefined : parseCheckpoint(last);
+  }
+
+  /** {@inheritDoc EventStore.writeCheckpoint} */
+  async writeCheckpoint(name: string, checkpoint: bigint): Promise<void> {
+    const stream = checkpointStream(name);
+    if (!this.checkpointStreamsPrepared.has(stream)) {
+      const metadata = await this.getStreamMetadata(stream);
+      if (metadata.maxCount !== 1) await this.setStreamMetadata(stream, { ...metadata, maxCount: 1 });
+      this.checkpointStreamsPrepared.add(stream);
+    }
+    await this.append(stream, [
+      { id: randomUUID(), type: CHECKPOINT_EVENT_TYPE, data: { checkpoint: checkpoint.toString() } },
+    ]);
+  }
+
+  /** {@inheritDoc EventStore.close} */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const stop of [...this.stops]) stop();
+    this.stops.clear();
+    if (this.ownsClient) await this.client.dispose();
+  }
+
+  private openStream(
+    stream: string,
+    from: SubscribeOptions['from'],
+    batchSize: number,
+    mark: (item: SubscriptionItem) => void,
+  ): ClientSubscriptionHandle<ResolvedEvent> {
+    this.ensureOpen();
+    const subscription = this.client.subscribeToStream(
+      stream,
+      { fromRevision: from ?? START, resolveLinkTos: true },
+      { highWaterMark: batchSize },
+    );
+    subscription.on('caughtUp', () => mark({ kind: 'caughtUp' }));
+    return {
+      readable: subscription,
+      unsubscribe: () => subscription.unsubscribe(),
+      toItem: (resolved) => {
+        // A link's own revision is the exact, exclusive resume point in `$ce-` streams.
+        const original = resolved.link ?? resolved.event;
+        if (original === undefined) return undefined;
+        if (resolved.event === undefined) return { kind: 'unresolved', checkpoint: original.revision };
+        return {
+          kind: 'event',
+          event: toStoredRecord(resolved.event, resolved.link),
+          checkpoint: original.revision,
+        };
+      },
+    };
+  }
+
+  private openAll(
+    filter: AllFilter,
+    from: SubscribeOptions['from'],
+    batchSize: number,
+    mark: (item: SubscriptionItem) => void,
+  ): ClientSubscriptionHandle<AllStreamResolvedEvent> {
+    this.ensureOpen();
+    const { serverFilter, localMatch } = splitFilter(filter, (position) =>
+      mark({ kind: 'checkpoint', checkpoint: position.commit }),
+    );
+    const subscription = this.client.subscribeToAll(
+      {
+        fromPosition: from === undefined ? START : from === 'end' ? END : { commit: from, prepare: from },
+        resolveLinkTos: false,
+        ...(serverFilter === undefined ? {} : { filter: serverFilter }),
+      },
+      { highWaterMark: batchSize },
+    );
+    subscription.on('caughtUp', () => mark({ kind: 'caughtUp' }));
+    return {
+      readable: subscription,
+      unsubscribe: () => subscription.unsubscribe(),
+      toItem: (resolved) => {
+        const event = resolved.event;
+        const checkpoint = resolved.commitPosition ?? event?.position.commit;
+        if (checkpoint === undefined) return undefined;
+        if (event === undefined) return { kind: 'unresolved', checkpoint };
+        if (!localMatch(event.type)) return undefined;
+        return { kind: 'event', event: toStoredRecord(event), checkpoint };
+      },
+    };
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreClosedError('The EventStoreDB event store');
+  }
+}
+
+function toEventData(stream: string, event: EventToAppend): EventData {
+  const metadata = event.metadata === undefined ? undefined : { ...event.metadata };
+  // The client serialises inside an un-awaited promise, where a throw would hang the append.
+  assertJson(stream, event, metadata, 'metadata');
+  if (event.data instanceof Uint8Array) {
+    return {
+      id: event.id,
+      contentType: 'application/octet-stream',
+      type: event.type,
+      data: event.data,
+      metadata,
+    };
+  }
+  assertJson(stream, event, event.data, 'data');
+  return {
+    id: event.id,
+    contentType: 'application/json',
+    type: event.type,
+    data: event.data,
+    metadata,
+  } as EventData;
+}
+
+function assertJson(stream: string, event: EventToAppend, value: unknown, what: string): void {
+  if (value === undefined && what === 'metadata') return;
+  let text: string | undefined;
+  let cause: unknown;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    cause = err;
+  }
+  if (text === undefined) {
+    throw new InvalidEventError(
+      `Event '${event.id}' (${event.type}) for stream '${stream}' has ${what} that is not JSON-serialisable${
+        cause instanceof Error ? `: ${cause.message}` : ''
+      }. Pass plain JSON values or a Uint8Array.`,
+      stream,
+      { cause },
+    );
+  }
+}
+
+/** The stream that holds a named consumer's checkpoint. */
+function checkpointStream(name: string): string {
+  return `sagastreamCheckpoint-${name}`;
+}
+
+function parseCheckpoint(record: StoredEventRecord): bigint | undefined {
+  const data = record.data as { checkpoint?: unknown } | null;
+  const value = typeof data === 'object' && data !== null ? data.checkpoint : undefined;
+  return typeof value === 'string' || typeof value === 'number' ? BigInt(value) : undefined;
+}
+
+/** Port metadata -> EventStoreDB `$metadata` JSON (bigints as numbers: JSON has no other integer). */
+function encodeStreamMetadata(metadata: StreamMetadata): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    if (value === undefined) continue;
+    const plain = typeof value === 'bigint' ? Number(value) : value;
+    switch (key) {
+      case 'maxCount':
+        body.$maxCount = plain;
+        break;
+      case 'maxAge':
+        body.$maxAge = plain;
+        break;
+      case 'truncateBefore':
+        body.$tb = plain;
+        break;
+      default:
+        body[key] = plain;
+    }
+  }
+  return body;
+}
+
+function decodeStreamMetadata(data: unknown): StreamMetadata {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return {};
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    switch (key) {
+      case '$maxCount':
+        result.maxCount = value;
+        break;
+      case '$maxAge':
+        result.maxAge = value;
+        break;
+      case '$tb':
+        result.truncateBefore = toRevision(value);
+        break;
+      default:
+        result[key] = value;
+    }
+  }
+  return result;
+}
+
+/** JSON numbers above 2^53 lose precision; a soft delete's long.MaxValue must still read as such. */
+function toRevision(value: unknown): bigint | undefined {
+  if (typeof value === 'bigint') return value;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  if (value >= Number(MAX_INT64)) return MAX_INT64;
+  return BigInt(Math.trunc(value));
+}
+
+/**
+ * EventStoreDB filters on one thing (stream name or event type). The most selective
+ * part of the port's filter goes to the server; the rest is applied here.
+ */
+function splitFilter(
+  filter: AllFilter,
+  onCheckpoint: (position: Position) => void,
+): { serverFilter?: Filter; localMatch: (type: string) => boolean } {
+  const streamPrefixes = filter?.streamNamePrefixes;
+  const typePrefixes = filter?.eventTypePrefixes;
+  const excludeSystem = filter?.excludeSystemEvents === true;
+  const checkpointReached = (_subscription: unknown, position: Position): void => onCheckpoint(position);
+  if (streamPrefixes !== undefined) {
+    return {
+      serverFilter: streamNameFilter({ prefixes: [...streamPrefixes], checkpointReached }),
+      localMatch: (type) =>
+        (!excludeSystem || !type.startsWith('$')) &&
+        (typePrefixes === undefined || typePrefixes.some((prefix) => type.startsWith(prefix))),
+    };
+  }
+  if (typePrefixes !== undefined || excludeSystem) {
+    return {
+      serverFilter: eventTypeFilter({
+        regex: eventTypeRegex(typePrefixes, excludeSystem),
+        checkpointReached,
+      }),
+      localMatch: () => true,
+    };
+  }
+  return { localMatch: () => true };
+}
+
+/** One regex for "type has one of these prefixes, and (optionally) is not a system type". */
+function eventTypeRegex(prefixes: readonly string[] | undefined, excludeSystem: boolean): string {
+  const system = excludeSystem ? '(?=[^$])' : '';
+  const anyPrefix =
+    prefixes === undefined
+      ? ''
+      : `(?:${prefixes.map((prefix) => prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`;
+  return `^${system}${anyPrefix}`;
+}

@@ -1,0 +1,155 @@
+import { InvalidEventError } from '../../errors';
+import type { ProposedEvent, StoredEvent } from '../../storage/types';
+import type { EventToAppend, StoredEventRecord, StreamMetadata } from '../event-store';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+const TICKS_PER_MILLISECOND = 10_000n;
+/** long.MaxValue: the `$tb` EventStoreDB writes for a soft-deleted stream. */
+const MAX_INT64 = 9223372036854775807n;
+
+/**
+ * Turns a port event into the bytes the log stores: `Uint8Array` data is kept as a
+ * binary event, anything else is JSON.
+ *
+ * @throws InvalidEventError when the data or metadata cannot be serialised as JSON.
+ */
+export function encodeEvent(stream: string, event: EventToAppend): ProposedEvent {
+  if (event.data instanceof Uint8Array) {
+    return {
+      id: event.id,
+      type: event.type,
+      isJson: false,
+      data: event.data,
+      metadata: encodeMetadata(stream, event),
+    };
+  }
+  return {
+    id: event.id,
+    type: event.type,
+    isJson: true,
+    data: encoder.encode(stringify(stream, event, event.data, 'data')),
+    metadata: encodeMetadata(stream, event),
+  };
+}
+
+function encodeMetadata(stream: string, event: EventToAppend): Uint8Array {
+  if (event.metadata === undefined) return EMPTY;
+  return encoder.encode(stringify(stream, event, event.metadata, 'metadata'));
+}
+
+function stringify(stream: string, event: EventToAppend, value: unknown, what: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new InvalidEventError(
+      `Event '${event.id}' (${event.type}) for stream '${stream}' has ${what} that is not JSON-serialisable: ${String(err)}. Pass plain JSON values or a Uint8Array.`,
+      stream,
+      { cause: err },
+    );
+  }
+  if (text === undefined) {
+    throw new InvalidEventError(
+      `Event '${event.id}' (${event.type}) for stream '${stream}' has ${what} that serialises to nothing (undefined or a function). Pass plain JSON values or a Uint8Array.`,
+      stream,
+    );
+  }
+  return text;
+}
+
+/** Converts a stored record (and the link it was read through, if any) to the port's shape. */
+export function decodeRecord(event: StoredEvent, link?: StoredEvent): StoredEventRecord {
+  return {
+    id: event.id,
+    type: event.type,
+    stream: event.stream,
+    revision: event.revision,
+    position: event.position,
+    data: event.isJson ? parseJsonOr(event.data, event.data) : event.data,
+    isJson: event.isJson,
+    metadata: parseMetadata(event.metadata),
+    rawData: event.data,
+    rawMetadata: event.metadata,
+    created: new Date(Number(event.created / TICKS_PER_MILLISECOND)),
+    ...(link === undefined
+      ? {}
+      : { link: { id: link.id, stream: link.stream, revision: link.revision, position: link.position } }),
+  };
+}
+
+function parseJsonOr<T>(bytes: Uint8Array, fallback: T): unknown {
+  if (bytes.length === 0) return fallback;
+  try {
+    return JSON.parse(decoder.decode(bytes));
+  } catch {
+    return fallback;
+  }
+}
+
+function parseMetadata(bytes: Uint8Array): Readonly<Record<string, unknown>> {
+  const parsed = parseJsonOr(bytes, undefined);
+  return isPlainObject(parsed) ? parsed : {};
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Serialises port metadata to the `$metadata` JSON EventStoreDB stores in `$$<stream>`. */
+export function encodeStreamMetadata(metadata: StreamMetadata): Uint8Array {
+  const body: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    if (value === undefined) continue;
+    switch (key) {
+      case 'maxCount':
+        body.$maxCount = value;
+        break;
+      case 'maxAge':
+        body.$maxAge = value;
+        break;
+      case 'truncateBefore':
+        body.$tb = value;
+        break;
+      default:
+        body[key] = value;
+    }
+  }
+  // JSON.stringify rejects bigint; a marker keeps large revisions exact as JSON numbers.
+  const text = JSON.stringify(body, (_key, value: unknown) =>
+    typeof value === 'bigint' ? `\u0000bigint:${value.toString()}` : value,
+  ).replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
+  return encoder.encode(text);
+}
+
+/** Parses `$metadata` JSON back into port metadata (`$tb` as a bigint). */
+export function decodeStreamMetadata(bytes: Uint8Array): StreamMetadata {
+  const parsed = parseJsonOr(bytes, undefined);
+  if (!isPlainObject(parsed)) return {};
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    switch (key) {
+      case '$maxCount':
+        result.maxCount = value;
+        break;
+      case '$maxAge':
+        result.maxAge = value;
+        break;
+      case '$tb':
+        result.truncateBefore = toRevision(value);
+        break;
+      default:
+        result[key] = value;
+    }
+  }
+  return result;
+}
+
+/** JSON numbers above 2^53 lose precision; a soft delete's long.MaxValue must still read as such. */
+export function toRevision(value: unknown): bigint | undefined {
+  if (typeof value === 'bigint') return value;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  if (value >= Number(MAX_INT64)) return MAX_INT64;
+  return BigInt(Math.trunc(value));
+}
