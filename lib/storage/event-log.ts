@@ -203,7 +203,7 @@ export class EventLog implements SubscriptionHost {
       const result = this.appendNow(stream, expected, events);
       return this.durable().then(() => result);
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(toError(err));
     }
   }
 
@@ -239,7 +239,7 @@ export class EventLog implements SubscriptionHost {
       const position = placed[0]!.entry.position;
       return this.durable().then(() => ({ position }));
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(toError(err));
     }
   }
 
@@ -278,7 +278,7 @@ export class EventLog implements SubscriptionHost {
       const position = tombstone.entry.position;
       return this.durable().then(() => ({ position }));
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(toError(err));
     }
   }
 
@@ -806,22 +806,20 @@ export class EventLog implements SubscriptionHost {
   private durable(): Promise<void> {
     if (!this.store) return Promise.resolve();
     return this.store.flushed().catch((err: unknown) => {
-      this.fail(err);
-      throw this.failure;
+      throw this.fail(err);
     });
   }
 
-  private fail(err: unknown): void {
-    if (this.failure) return;
+  private fail(err: unknown): Error {
+    if (this.failure) return this.failure;
     this.failure =
       err instanceof StoreUnavailableError
         ? err
         : new StoreUnavailableError(
             `The event log could not write to disk: ${String(err)}. Restart the store.`,
-            {
-              cause: err,
-            },
+            { cause: err },
           );
+    return this.failure;
   }
 
   // ---- recovery ----
@@ -957,6 +955,10 @@ export class EventLog implements SubscriptionHost {
     }
     return lo;
   }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 function nowTicks(): bigint {

@@ -1,42 +1,492 @@
-import { StoreUnavailableError } from '../errors';
-import type { DecodedRecord } from './record-codec';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { StoreLockedError, StoreUnavailableError } from '../errors';
+import {
+  decodePayload,
+  decodeSegmentHeader,
+  encodeRecord,
+  encodeSegmentHeader,
+  FRAME_HEADER_SIZE,
+  MAX_PAYLOAD_SIZE,
+  SEGMENT_HEADER_SIZE,
+  type DecodedRecord,
+} from './record-codec';
+import type { StoredEvent } from './types';
 
-/** A record placed at a log position by the EventLog, ready to be encoded and written. */
+/** A record the EventLog has placed at a log position, ready to be encoded and written. */
 export interface PlacedRecord {
-  readonly entry: { readonly event?: import('./types').StoredEvent; readonly position: bigint };
+  readonly entry: { readonly event?: StoredEvent; readonly position: bigint };
+  /** Framed size in bytes. */
   readonly size: number;
   readonly segmentIndex: number;
+  /** Log position of the segment file's first byte. */
   readonly segmentBase: number;
+  /** Byte offset of the record in its segment file. */
   readonly offset: number;
+  /** For projection links: the position of the source event; -1 otherwise. */
   readonly sourcePosition: number;
 }
 
 /** Options of {@link openSegmentStore}. */
 export interface SegmentStoreOptions {
   readonly dir: string;
+  /** Receives recovery notices (truncated tails, set-aside segments). */
   readonly log: (message: string) => void;
+  /** Called for each intact record found on open, in log order. */
   readonly onRecord: (record: DecodedRecord, position: number) => void;
+  /** Called after a flush with the number of records (counted by the EventLog) now durable. */
   readonly onDurable: (count: number) => void;
 }
 
-/** The durable side of the log: segment files, group commit, lock. */
+/** Where the next record goes after recovery. */
+export interface SegmentTail {
+  readonly segmentIndex: number;
+  readonly segmentBase: number;
+  readonly segmentOffset: number;
+}
+
+/** The durable side of the EventLog: segment files, group commit and the directory lock. */
 export interface SegmentStore {
-  readonly tail: {
-    readonly segmentIndex: number;
-    readonly segmentBase: number;
-    readonly segmentOffset: number;
-  };
+  readonly tail: SegmentTail;
+  /** Highest source position linked by `$ce-` and by `$et-` links on disk (-1: none). */
   readonly projectedUpTo: { readonly category: number; readonly eventType: number };
   readonly fsyncs: number;
   readonly flushes: number;
+  /** Queues placed records; the EventLog has `countAfter` records once they are written. */
   write(records: readonly PlacedRecord[], countAfter: number): void;
+  /** Resolves once everything queued so far is on disk and fsynced. */
   flushed(): Promise<void>;
+  /** Flushes, closes the files and releases the lock. */
   close(): Promise<void>;
 }
 
-/** Opens (or creates) the segment files in `options.dir`. */
+const SEGMENT_FILE = /^segment-(\d{12})\.log$/;
+const LOCK_FILE = 'LOCK';
+
+/** File name of segment `index`. */
+export function segmentFileName(index: number): string {
+  return `segment-${String(index).padStart(12, '0')}.log`;
+}
+
+/**
+ * Opens (or creates) the store in `options.dir`: takes the lock, scans every segment
+ * (feeding intact records to `onRecord`), truncates a torn or corrupt tail, and returns
+ * the writer positioned after the last intact record.
+ *
+ * @throws StoreLockedError when a live process holds `<dir>/LOCK`
+ * @throws StoreUnavailableError when the directory cannot be created, read or written
+ */
 export async function openSegmentStore(options: SegmentStoreOptions): Promise<SegmentStore> {
-  throw new StoreUnavailableError(
-    `Directory mode is not implemented yet (${options.dir}); use { memory: true }.`,
+  const dir = options.dir;
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw unavailable(`create the store directory '${dir}'`, err);
+  }
+  const lockPath = acquireLock(dir);
+  try {
+    const recovered = recover(dir, options);
+    return new FileSegmentStore(dir, lockPath, recovered, options.onDurable);
+  } catch (err) {
+    releaseLock(lockPath);
+    throw err;
+  }
+}
+
+function unavailable(action: string, err: unknown): StoreUnavailableError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new StoreUnavailableError(
+    `Could not ${action}: ${reason}. Check that the path exists, is a directory and is writable, or use another --db directory.`,
+    { cause: err },
   );
+}
+
+// ---- lock ----
+
+function acquireLock(dir: string): string {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(path, 'wx');
+      try {
+        fs.writeSync(fd, String(process.pid));
+      } finally {
+        fs.closeSync(fd);
+      }
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw unavailable(`create the lock file '${path}'`, err);
+    }
+    const holder = readLockHolder(path);
+    if (holder !== undefined && isAlive(holder)) throw new StoreLockedError(dir, holder);
+    // The holder died without releasing the lock (or died while writing it): take it over.
+    try {
+      fs.unlinkSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw unavailable(`remove the stale lock '${path}'`, err);
+    }
+  }
+  throw new StoreLockedError(dir, readLockHolder(path));
+}
+
+function readLockHolder(path: string): number | undefined {
+  try {
+    const text = fs.readFileSync(path, 'utf8').trim();
+    return /^\d+$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function releaseLock(path: string): void {
+  try {
+    if (readLockHolder(path) === process.pid) fs.unlinkSync(path);
+  } catch {
+    // Already gone: nothing to release.
+  }
+}
+
+// ---- recovery ----
+
+interface Recovered {
+  readonly tail: SegmentTail;
+  readonly projectedUpTo: { category: number; eventType: number };
+}
+
+function listSegments(dir: string): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    throw unavailable(`read the store directory '${dir}'`, err);
+  }
+  const indexes: number[] = [];
+  for (const name of names) {
+    const match = SEGMENT_FILE.exec(name);
+    if (match) indexes.push(Number(match[1]));
+  }
+  return indexes.sort((a, b) => a - b);
+}
+
+/**
+ * Scans the segments in order. The first damaged record ends the log: its file is
+ * truncated there and any later segment is set aside (renamed `.corrupt`), because
+ * records after a hole cannot be trusted to be in commit order.
+ */
+function recover(dir: string, options: SegmentStoreOptions): Recovered {
+  const segments = listSegments(dir);
+  const projectedUpTo = { category: -1, eventType: -1 };
+  let tail: SegmentTail = { segmentIndex: 0, segmentBase: 0, segmentOffset: SEGMENT_HEADER_SIZE };
+  let expectedBase = 0;
+  let expectedIndex = segments[0] ?? 0;
+  for (let i = 0; i < segments.length; i++) {
+    const index = segments[i]!;
+    const file = join(dir, segmentFileName(index));
+    let content: Buffer;
+    try {
+      content = fs.readFileSync(file);
+    } catch (err) {
+      throw unavailable(`read the segment file '${file}'`, err);
+    }
+    const header = decodeSegmentHeader(content);
+    const isLast = i === segments.length - 1;
+    if (!header || index !== expectedIndex || (i > 0 && header.base !== expectedBase)) {
+      const reason = !header ? 'a missing or invalid segment header' : 'a gap in the segment sequence';
+      if (isLast && content.length < SEGMENT_HEADER_SIZE) {
+        // Torn while the segment was being created: nothing in it was ever acknowledged.
+        options.log(`sagastream storage: removed the empty segment '${file}' left by an interrupted write.`);
+        removeFile(file);
+      } else {
+        setAside(dir, segments.slice(i), reason, options.log);
+      }
+      break;
+    }
+    let offset = SEGMENT_HEADER_SIZE;
+    let damage: string | undefined;
+    while (offset < content.length) {
+      if (content.length - offset < FRAME_HEADER_SIZE) {
+        damage = 'a partial record header';
+        break;
+      }
+      const length = content.readUInt32LE(offset);
+      if (length > MAX_PAYLOAD_SIZE || offset + FRAME_HEADER_SIZE + length > content.length) {
+        damage = `a record of ${length} bytes that runs past the end of the file`;
+        break;
+      }
+      const start = offset + FRAME_HEADER_SIZE;
+      const end = start + length;
+      if (crc32(content.subarray(start, end)) !== content.readUInt32LE(offset + 4)) {
+        damage = 'a checksum mismatch';
+        break;
+      }
+      const record = decodePayload(content, start, end);
+      if (!record) {
+        damage = 'a malformed record';
+        break;
+      }
+      const position = header.base + offset;
+      if (record.sourcePosition >= 0) {
+        if (record.stream.startsWith('$ce-')) projectedUpTo.category = record.sourcePosition;
+        else if (record.stream.startsWith('$et-')) projectedUpTo.eventType = record.sourcePosition;
+      }
+      options.onRecord(record, position);
+      offset = end;
+    }
+    tail = { segmentIndex: index, segmentBase: header.base, segmentOffset: offset };
+    expectedBase = header.base + offset;
+    expectedIndex = index + 1;
+    if (damage !== undefined) {
+      options.log(
+        `sagastream storage: truncated '${file}' at offset ${offset} (log position ${header.base + offset}): ` +
+          `found ${damage}; the ${content.length - offset} bytes after it were never acknowledged and are discarded.`,
+      );
+      truncate(file, offset);
+      if (!isLast) setAside(dir, segments.slice(i + 1), 'an earlier truncated segment', options.log);
+      break;
+    }
+  }
+  return { tail, projectedUpTo };
+}
+
+function truncate(file: string, length: number): void {
+  try {
+    const fd = fs.openSync(file, 'r+');
+    try {
+      fs.ftruncateSync(fd, length);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    throw unavailable(`truncate the damaged segment '${file}'`, err);
+  }
+}
+
+function removeFile(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (err) {
+    throw unavailable(`remove the empty segment '${file}'`, err);
+  }
+}
+
+function setAside(
+  dir: string,
+  indexes: readonly number[],
+  reason: string,
+  log: (message: string) => void,
+): void {
+  for (const index of indexes) {
+    const file = join(dir, segmentFileName(index));
+    const target = `${file}.corrupt`;
+    try {
+      fs.renameSync(file, target);
+    } catch (err) {
+      throw unavailable(`set aside the segment '${file}'`, err);
+    }
+    log(
+      `sagastream storage: set aside '${file}' as '${target}' because of ${reason}; its records are not served.`,
+    );
+  }
+}
+
+// ---- writer ----
+
+/** Bytes for one segment file, written with one writev. */
+interface Run {
+  readonly segmentIndex: number;
+  readonly segmentBase: number;
+  readonly offset: number;
+  readonly buffers: Buffer[];
+  bytes: number;
+}
+
+interface Batch {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Callers that never await a batch (e.g. a later failure) must not crash the process.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * Group commit: appends queue runs while a flush is in flight; the next flush writes all
+ * queued runs and fsyncs once, so N concurrent appends cost about one fdatasync.
+ */
+class FileSegmentStore implements SegmentStore {
+  readonly tail: SegmentTail;
+  readonly projectedUpTo: { readonly category: number; readonly eventType: number };
+  fsyncs = 0;
+  flushes = 0;
+  private runs: Run[] = [];
+  private queuedCount = 0;
+  private next: Batch | undefined;
+  private inFlight: Batch | undefined;
+  private flushing = false;
+  private failure: Error | undefined;
+  private handle: fs.promises.FileHandle | undefined;
+  private handleIndex = -1;
+
+  constructor(
+    private readonly dir: string,
+    private readonly lockPath: string,
+    recovered: Recovered,
+    private readonly onDurable: (count: number) => void,
+  ) {
+    this.tail = recovered.tail;
+    this.projectedUpTo = recovered.projectedUpTo;
+  }
+
+  write(records: readonly PlacedRecord[], countAfter: number): void {
+    let i = 0;
+    while (i < records.length) {
+      const first = records[i]!;
+      let j = i;
+      let bytes = 0;
+      while (j < records.length && records[j]!.segmentIndex === first.segmentIndex)
+        bytes += records[j++]!.size;
+      const buffer = Buffer.allocUnsafe(bytes);
+      let at = 0;
+      for (let k = i; k < j; k++) {
+        const placed = records[k]!;
+        at = encodeRecord(buffer, at, placed.entry.event!, placed.sourcePosition, crc32);
+      }
+      this.queue(first.segmentIndex, first.segmentBase, first.offset, buffer);
+      i = j;
+    }
+    this.queuedCount = countAfter;
+    this.next ??= newBatch();
+    if (!this.flushing) {
+      this.flushing = true;
+      // Let appends issued in the same tick join this batch.
+      setImmediate(() => void this.flushLoop());
+    }
+  }
+
+  flushed(): Promise<void> {
+    if (this.failure !== undefined) {
+      return Promise.reject(this.failure);
+    }
+    if (this.next) return this.next.promise;
+    if (this.inFlight) return this.inFlight.promise;
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flushed();
+    } finally {
+      await this.handle?.close().catch(() => undefined);
+      this.handle = undefined;
+      releaseLock(this.lockPath);
+    }
+  }
+
+  private queue(segmentIndex: number, segmentBase: number, offset: number, buffer: Buffer): void {
+    const last = this.runs[this.runs.length - 1];
+    if (last && last.segmentIndex === segmentIndex && last.offset + last.bytes === offset) {
+      last.buffers.push(buffer);
+      last.bytes += buffer.length;
+    } else {
+      this.runs.push({ segmentIndex, segmentBase, offset, buffers: [buffer], bytes: buffer.length });
+    }
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.next) {
+      const batch = this.next;
+      const runs = this.runs;
+      const count = this.queuedCount;
+      this.next = undefined;
+      this.runs = [];
+      this.inFlight = batch;
+      try {
+        await this.flush(runs);
+        this.flushes++;
+        this.onDurable(count);
+        batch.resolve();
+      } catch (err) {
+        this.failure = err instanceof Error ? err : new Error(String(err));
+        batch.reject(err);
+        const queued = this.next as Batch | undefined;
+        queued?.reject(err);
+        this.next = undefined;
+        this.runs = [];
+      }
+    }
+    this.inFlight = undefined;
+    this.flushing = false;
+  }
+
+  private async flush(runs: readonly Run[]): Promise<void> {
+    let created = false;
+    for (const run of runs) {
+      if (run.segmentIndex !== this.handleIndex) {
+        if (this.handle) {
+          // The previous segment is complete: make it durable before moving on.
+          await this.handle.datasync();
+          this.fsyncs++;
+          await this.handle.close();
+          this.handle = undefined;
+        }
+        created = (await this.openSegment(run.segmentIndex, run.segmentBase)) || created;
+      }
+      const { bytesWritten } = await this.handle!.writev(run.buffers, run.offset);
+      if (bytesWritten !== run.bytes) {
+        throw new Error(`short write to segment ${run.segmentIndex}: ${bytesWritten} of ${run.bytes} bytes`);
+      }
+    }
+    if (this.handle) {
+      await this.handle.datasync();
+      this.fsyncs++;
+    }
+    if (created) await this.syncDirectory();
+  }
+
+  /** Opens segment `index` for writing, creating it with its header if needed; true when created. */
+  private async openSegment(index: number, base: number): Promise<boolean> {
+    const file = join(this.dir, segmentFileName(index));
+    let created = false;
+    try {
+      this.handle = await fs.promises.open(file, 'r+');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.handle = await fs.promises.open(file, 'wx');
+      await this.handle.write(encodeSegmentHeader(base), 0, SEGMENT_HEADER_SIZE, 0);
+      created = true;
+    }
+    this.handleIndex = index;
+    return created;
+  }
+
+  private async syncDirectory(): Promise<void> {
+    const dirHandle = await fs.promises.open(this.dir, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  }
 }
