@@ -439,6 +439,34 @@ export function eventStoreContract(name: string, factory: () => Promise<EventSto
         expect(checkpoints).to.deep.equal(range(0, 60));
       });
 
+      it('places caughtUp right after the last catch-up event when the consumer is slow', async () => {
+        const stream = unique('order-');
+        await store.append(stream, numbered(40));
+        const slow = new HeldSubscription(store.subscribe({ stream }, { batchSize: 5 }));
+        try {
+          await until(() => slow.batches.length === 1, DEADLINE_MS, 'the first batch');
+          // Another subscriber catching up means the slow one's catch-up has been sent too.
+          await collectUntil(store.subscribe({ stream }), (items) =>
+            items.some((i) => i.kind === 'caughtUp'),
+          );
+
+          await until(
+            () => {
+              slow.ackLatest();
+              return slow.items.some((item) => item.kind === 'caughtUp');
+            },
+            DEADLINE_MS,
+            'caughtUp after acking',
+          );
+
+          const kinds = slow.items.map((item) => item.kind);
+          expect(kinds.indexOf('caughtUp')).to.equal(40);
+          expect(revisions(eventsOf(slow.items))).to.deep.equal(range(0, 40));
+        } finally {
+          slow.unsubscribe();
+        }
+      });
+
       it('keeps per-stream order across a category under concurrent writers', async () => {
         const category = unique('cat');
         const streams = [0, 1, 2, 3].map((i) => `${category}-${i}`);
