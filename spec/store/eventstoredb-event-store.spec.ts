@@ -53,7 +53,7 @@ describe('EventStoreDbEventStore', () => {
   describe('when the server is gone', () => {
     it('reports StoreUnavailableError', async function () {
       this.timeout(30_000);
-      const server = await startEmbedded({ dbPath: dir });
+      const server = await startEmbedded({ memory: true });
       await server.close();
       const store = new EventStoreDbEventStore(server.connectionString);
       try {
