@@ -1,0 +1,15 @@
+// The testing kit: given/when/then for process managers, with virtual time.
+export {
+  given,
+  AssertionError,
+  ProcessFixture,
+  FixtureStep,
+  timePasses,
+  commandFails,
+  commandSucceeds,
+  type Expectation,
+  type ExpectedTimeout,
+  type GivenOptions,
+  type DeliveryOptions,
+  type FixtureStreamEvent,
+} from './process-fixture';
