@@ -83,6 +83,11 @@ export class KeyedWorkQueue<T> {
     return this.pending;
   }
 
+  /** Items queued or running, excluding those held under paused keys. */
+  get activeSize(): number {
+    return this.active();
+  }
+
   /** Items queued under `key` (not counting one that is running). */
   queuedFor(key: string): number {
     return this.keys.get(key)?.items.length ?? 0;

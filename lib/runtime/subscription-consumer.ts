@@ -53,6 +53,7 @@ export class SubscriptionConsumer {
   private failures = 0;
   private caughtUpFlag = false;
   private generation = 0;
+  private lastSeen: bigint | undefined;
 
   constructor(private readonly options: SubscriptionConsumerOptions) {}
 
@@ -64,6 +65,23 @@ export class SubscriptionConsumer {
   /** The checkpoint last written to the store. */
   get storedCheckpoint(): bigint | undefined {
     return this.stored;
+  }
+
+  /**
+   * True when this consumer has received everything its source held when asked: the
+   * subscription's `caughtUp` alone cannot tell whether an event appended a moment ago
+   * is still on its way. For `$all` sources only `caughtUp` is checked.
+   */
+  async hasReceivedAll(): Promise<boolean> {
+    if (!this.caughtUpFlag) return false;
+    const source = this.options.source;
+    const stream =
+      'category' in source ? `$ce-${source.category}` : 'stream' in source ? source.stream : undefined;
+    if (stream === undefined) return true;
+    const [last] = await this.options.store.readStream(stream, { direction: 'backwards', maxCount: 1 });
+    if (!last) return true;
+    const head = last.link?.revision ?? last.revision;
+    return this.lastSeen !== undefined && this.lastSeen >= head;
   }
 
   /** Events taken but not yet safe. */
@@ -81,14 +99,19 @@ export class SubscriptionConsumer {
 
   /** Stops pulling pages, waits for the work taken so far, then stores the checkpoint. */
   async stop(): Promise<void> {
+    this.halt();
+    await this.options.drain();
+    await this.flush();
+  }
+
+  /** Stops pulling pages; work already taken goes on. */
+  halt(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.generation++;
     this.subscription?.unsubscribe();
     this.subscription = undefined;
     this.cancelTimer?.();
-    await this.options.drain();
-    await this.flush();
   }
 
   /** Stores the safe checkpoint if it moved. Writes are serialised. */
@@ -115,6 +138,7 @@ export class SubscriptionConsumer {
     const generation = ++this.generation;
     this.tracker = new CheckpointTracker(from);
     this.caughtUpFlag = false;
+    this.lastSeen = from;
     const batches = this.options.store.subscribe(this.options.source, {
       from,
       batchSize: this.options.batchSize ?? 256,
@@ -136,12 +160,14 @@ export class SubscriptionConsumer {
       switch (item.kind) {
         case 'event': {
           events++;
+          this.lastSeen = item.checkpoint;
           const ticket = this.tracker.track(item.checkpoint);
           this.options.onEvent(item.event, ticket);
           break;
         }
         case 'unresolved':
         case 'checkpoint':
+          this.lastSeen = item.checkpoint;
           this.tracker.skip(item.checkpoint);
           break;
         case 'caughtUp':
