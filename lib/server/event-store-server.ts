@@ -44,6 +44,8 @@ export interface EmbeddedEventStore {
   readonly connectionString: string;
   /** The port actually bound (useful with `port: 0`). */
   readonly port: number;
+  /** Long-lived calls in progress (subscriptions, BatchAppend streams): a diagnostic that shows clean-up. */
+  readonly openCalls: number;
   /**
    * Stops accepting calls, ends subscriptions (clients see UNAVAILABLE and may
    * reconnect), waits for in-flight appends, then flushes and unlocks the log.
@@ -166,6 +168,9 @@ export async function startEventStore(options: EventStoreServerOptions = {}): Pr
   return {
     connectionString: `esdb://${formatHost(dialableHost(host))}:${endpoint.port}?tls=false`,
     port: endpoint.port,
+    get openCalls() {
+      return calls.size;
+    },
     close: () => {
       closed ??= (async () => {
         closing = true;
