@@ -126,12 +126,14 @@ export class EventLog implements SubscriptionHost {
   private readonly subscriptions = new Set<LogSubscription>();
   private store: SegmentStore | undefined;
   private recordsWritten = 0;
+  private readonly now: () => number;
 
   private constructor(options: EventLogOptions) {
     this.maxAppendSize = options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
     this.byCategory = options.byCategory ?? true;
     this.byEventType = options.byEventType ?? true;
     this.segmentSize = Math.max(options.segmentSize ?? DEFAULT_SEGMENT_SIZE, 4096);
+    this.now = options.now ?? Date.now;
   }
 
   /**
@@ -222,7 +224,7 @@ export class EventLog implements SubscriptionHost {
         throw new WrongExpectedVersionError(stream, describeExpected(expected), undefined);
       }
       this.checkExpectedForDelete(stream, state, expected, cur);
-      const created = nowTicks();
+      const created = this.nowTicks();
       const metaStream = `$$${stream}`;
       const placed: Placed[] = [];
       this.place(placed, {
@@ -268,7 +270,7 @@ export class EventLog implements SubscriptionHost {
         type: TOMBSTONE_TYPE,
         isJson: false,
         revision: TOMBSTONE_REVISION,
-        created: nowTicks(),
+        created: this.nowTicks(),
         data: EMPTY,
         metadata: EMPTY,
       };
@@ -466,7 +468,7 @@ export class EventLog implements SubscriptionHost {
   expiryTicks(state: StreamState): bigint | undefined {
     const maxAge = state.meta?.maxAge;
     if (maxAge === undefined) return undefined;
-    return nowTicks() - BigInt(Math.floor(maxAge)) * TICKS_PER_SECOND;
+    return this.nowTicks() - BigInt(Math.floor(maxAge)) * TICKS_PER_SECOND;
   }
 
   /** @internal Resolves a `$>` link to `{ event: target, link }` (`event` undefined when unreadable). */
@@ -529,7 +531,7 @@ export class EventLog implements SubscriptionHost {
       const last = state?.events[cur];
       return { nextRevision: BigInt(cur), position: last ? last.position : -1n };
     }
-    const created = nowTicks();
+    const created = this.nowTicks();
     const placed: Placed[] = [];
     if (decision.recreate) {
       const metaStream = `$$${stream}`;
@@ -888,6 +890,10 @@ export class EventLog implements SubscriptionHost {
     if (size > this.maxAppendSize) throw new MaxAppendSizeExceededError(stream, this.maxAppendSize, size);
   }
 
+  private nowTicks(): bigint {
+    return BigInt(Math.floor(this.now())) * TICKS_PER_MS;
+  }
+
   private hasMetadata(stream: string): boolean {
     return this.streamLength(`$$${stream}`) > 0;
   }
@@ -959,10 +965,6 @@ export class EventLog implements SubscriptionHost {
 
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-function nowTicks(): bigint {
-  return BigInt(Date.now()) * TICKS_PER_MS;
 }
 
 /** A bigint revision as an array index; huge values clamp (they never match a real revision). */

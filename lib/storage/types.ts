@@ -137,4 +137,6 @@ export interface EventLogOptions {
   readonly segmentSize?: number;
   /** Where recovery notices (e.g. a truncated torn tail) go. @default console.warn */
   readonly log?: (message: string) => void;
+  /** Milliseconds since the Unix epoch, for `created` and `$maxAge` (injectable for tests). @default Date.now */
+  readonly now?: () => number;
 }
