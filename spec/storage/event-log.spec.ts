@@ -344,10 +344,8 @@ describe('EventLog', () => {
     }
 
     it('keeps custom metadata keys when recreating', async () => {
-      await log.append('$$s', 'any', [
       const deleted = Buffer.from('{"owner":"x","$tb":9223372036854775807}', 'utf8');
       await log.append('$$s', 'any', [{ ...event('$metadata'), data: deleted }]);
-      ]);
       await log.append('s', 'any', events(1));
       expect(json(log.readStream('$$s')[0]!.event!.data)).to.deep.equal({ owner: 'x', $tb: 3 });
     });
