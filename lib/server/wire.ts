@@ -5,7 +5,6 @@
  */
 import { AllStreamPosition, Empty, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
 import { ReadResp } from '@eventstore/db-client/generated/streams_pb';
-import { parse as parseUuid, stringify as stringifyUuid } from 'uuid';
 import type { ResolvedEvent, StoredEvent } from '../storage/types';
 
 /** The content type EventStoreDB keeps as the JSON flag; everything else reads back as octet-stream. */
@@ -43,7 +42,9 @@ export function uuidToString(uuid: UUID | undefined): string | undefined {
       const bytes = Buffer.alloc(16);
       bytes.writeBigUInt64BE(BigInt.asUintN(64, BigInt(structured.getMostSignificantBits())), 0);
       bytes.writeBigUInt64BE(BigInt.asUintN(64, BigInt(structured.getLeastSignificantBits())), 8);
-      return stringifyUuid(bytes);
+      // Formatted by hand: any 128-bit value is a valid .NET Guid, not only RFC 4122 UUIDs.
+      const hex = bytes.toString('hex');
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
     } catch {
       return undefined;
     }
@@ -53,24 +54,17 @@ export function uuidToString(uuid: UUID | undefined): string | undefined {
 
 /**
  * A wire UUID for `id`, in the encoding the reader asked for. Ids that are not
- * RFC 4122 text can only travel as strings.
+ * hexadecimal GUID text can only travel as strings.
  */
 export function toWireUuid(id: string, asString: boolean): UUID {
   const uuid = new UUID();
-  if (!asString) {
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = parseUuid(id);
-    } catch {
-      bytes = undefined;
-    }
-    if (bytes !== undefined) {
-      const view = Buffer.from(bytes);
-      const structured = new UUID.Structured()
-        .setMostSignificantBits(BigInt.asIntN(64, view.readBigUInt64BE(0)).toString())
-        .setLeastSignificantBits(BigInt.asIntN(64, view.readBigUInt64BE(8)).toString());
-      return uuid.setStructured(structured);
-    }
+  const hex = id.replace(/-/g, '');
+  if (!asString && /^[0-9a-f]{32}$/i.test(hex)) {
+    const view = Buffer.from(hex, 'hex');
+    const structured = new UUID.Structured()
+      .setMostSignificantBits(BigInt.asIntN(64, view.readBigUInt64BE(0)).toString())
+      .setLeastSignificantBits(BigInt.asIntN(64, view.readBigUInt64BE(8)).toString());
+    return uuid.setStructured(structured);
   }
   return uuid.setString(id);
 }
