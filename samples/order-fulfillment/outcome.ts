@@ -191,3 +191,87 @@ export function formatOutcomeTable(summary: OutcomeSummary): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${String(value).padStart(6)}`).join('\n');
 }
+
+const PROCESS_TERMINALS = new Set([
+  'sagastream.ProcessCompleted',
+  'sagastream.ProcessCompensated',
+  'sagastream.ProcessCompensationFailed',
+]);
+
+/**
+ * Resolves once every order in `orderIds` has settled: its `OrderCompleted` or
+ * `OrderCancelled` is written and its process instance has finished (compensations
+ * included). Follows `$ce-order` and `$ce-orderFulfillment` instead of polling streams.
+ *
+ * @param onProgress called with the number of settled orders whenever it grows
+ */
+export function waitUntilSettled(
+  store: EventStore,
+  orderIds: readonly string[],
+  options: { readonly timeoutMs?: number; readonly onProgress?: (settled: number) => void } = {},
+): Promise<void> {
+  const wanted = new Set(orderIds);
+  const closed = new Set<string>();
+  const finished = new Set<string>();
+  let settled = 0;
+  return new Promise<void>((resolve, reject) => {
+    const subscriptions: { unsubscribe(): void }[] = [];
+    let done = false;
+    const timer = setTimeout(
+      () =>
+        fail(
+          new Error(
+            `${orderIds.length - settled} of ${orderIds.length} orders not settled after ${options.timeoutMs} ms`,
+          ),
+        ),
+      options.timeoutMs ?? 120_000,
+    );
+    subscriptions.push(
+      store.subscribe({ category: 'order' }).subscribe({
+        next: (batch) => {
+          for (const item of batch.items) {
+            if (item.kind !== 'event') continue;
+            const { type, stream } = item.event;
+            if (type === 'OrderCompleted' || type === 'OrderCancelled')
+              mark(closed, finished, stream.slice('order-'.length));
+          }
+          batch.ack();
+        },
+        error: fail,
+      }),
+      store.subscribe({ category: 'orderFulfillment' }).subscribe({
+        next: (batch) => {
+          for (const item of batch.items) {
+            if (item.kind !== 'event' || !PROCESS_TERMINALS.has(item.event.type)) continue;
+            mark(finished, closed, item.event.stream.slice('orderFulfillment-'.length));
+          }
+          batch.ack();
+        },
+        error: fail,
+      }),
+    );
+    function mark(into: Set<string>, other: Set<string>, orderId: string): void {
+      if (!wanted.has(orderId) || into.has(orderId)) return;
+      into.add(orderId);
+      if (!other.has(orderId)) return;
+      options.onProgress?.(++settled);
+      if (settled === wanted.size) finish();
+    }
+    function finish(): void {
+      done = true;
+      clearTimeout(timer);
+      for (const s of subscriptions) s.unsubscribe();
+      resolve();
+    }
+    function fail(error: unknown): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      for (const s of subscriptions) s.unsubscribe();
+      reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (wanted.size === 0) finish();
+    // A subscription that delivered everything synchronously finished before it was stored.
+    if (done) for (const s of subscriptions) s.unsubscribe();
+  });
+}
