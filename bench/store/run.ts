@@ -1,0 +1,218 @@
+/**
+ * `npm run bench:store`: the store benchmark driver (BENCHMARKS.md harness rules).
+ *
+ * Each round spawns every variant as a fresh child process, in the same interleaved
+ * order (A-B-C-D, A-B-C-D, ...); a client variant's child starts the embedded server
+ * in a process of its own, so client and server CPU are measured separately. Every
+ * variant gets the same seeded input; each workload's setup and warm-up are excluded
+ * from its measured phase. Results go to bench/results/store-<timestamp>.json (one
+ * object per variant, every run plus median/min/max) and to a table on stdout.
+ *
+ * Options: --rounds <n> (default 3), --variants a,b, --workloads a,b,
+ *          --duration <ms per duration-bound workload> (default 1000),
+ *          --catch-up <events> (default 20000), --short-streams <n> (default 1000).
+ * With EVENTSTORE_CONNECTION_STRING set, the variant `client-real` (back-end C) is added.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, platform } from 'node:os';
+import { join } from 'node:path';
+import { VARIANTS, type VariantName, type VariantRun, type WorkloadResult } from './variant-child';
+
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+const METRICS: Record<string, (result: WorkloadResult) => number | null> = {
+  eventsPerSec: (r) => r.eventsPerSec,
+  opsPerSec: (r) => r.opsPerSec,
+  clientCpuMicrosPerEvent: (r) => r.clientCpuMicrosPerEvent,
+  serverCpuMicrosPerEvent: (r) => r.serverCpuMicrosPerEvent,
+  clientGcMs: (r) => r.client.gcMs,
+  serverGcMs: (r) => r.server?.gcMs ?? null,
+  clientPeakHeapMB: (r) => r.client.peakHeapBytes / 2 ** 20,
+  clientPeakRssMB: (r) => r.client.peakRssBytes / 2 ** 20,
+  serverPeakRssMB: (r) => (r.server === null ? null : r.server.peakRssBytes / 2 ** 20),
+};
+
+function option(args: string[], name: string, fallback: string): string {
+  const index = args.indexOf(name);
+  return index >= 0 ? (args[index + 1] ?? fallback) : fallback;
+}
+
+function spread(values: readonly number[]): Spread | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+}
+
+function runVariant(variant: VariantName, childArgs: string[]): Promise<VariantRun> {
+  return new Promise<VariantRun>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '-r',
+        join(__dirname, '..', '..', 'spec', 'register.js'),
+        join(__dirname, 'variant-child.ts'),
+        '--variant',
+        variant,
+        ...childArgs,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = output.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`variant ${variant} exited with ${String(code)}:\n${output}`));
+        return;
+      }
+      resolve(JSON.parse(line.slice('RESULT '.length)) as VariantRun);
+    });
+  });
+}
+
+function format(value: number): string {
+  if (value >= 100) return Math.round(value).toLocaleString('en-US');
+  if (value >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+function cell(s: Spread | null | undefined): string {
+  return s === null || s === undefined ? '-' : `${format(s.median)} (${format(s.min)}-${format(s.max)})`;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const rounds = Math.max(1, Number(option(args, '--rounds', '3')));
+  const defaultVariants: VariantName[] = [
+    'client-embedded-durable',
+    'client-embedded-memory',
+    'local-durable',
+    'local-memory',
+  ];
+  if (process.env.EVENTSTORE_CONNECTION_STRING) defaultVariants.push('client-real');
+  const variants = (option(args, '--variants', '') || defaultVariants.join(',')).split(',') as VariantName[];
+  for (const variant of variants) if (!(variant in VARIANTS)) throw new Error(`unknown variant '${variant}'`);
+  const settings = {
+    duration: option(args, '--duration', '1000'),
+    catchUp: option(args, '--catch-up', '20000'),
+    shortStreams: option(args, '--short-streams', '1000'),
+    workloads: option(args, '--workloads', ''),
+  };
+  const childArgs = [
+    '--duration',
+    settings.duration,
+    '--catch-up',
+    settings.catchUp,
+    '--short-streams',
+    settings.shortStreams,
+    ...(settings.workloads === '' ? [] : ['--workloads', settings.workloads]),
+  ];
+
+  const startedAt = new Date();
+  const runs = new Map<VariantName, VariantRun[]>(variants.map((v) => [v, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const variant of variants) {
+      process.stderr.write(`round ${round}/${rounds}: ${variant}\n`);
+      runs.get(variant)!.push(await runVariant(variant, childArgs));
+    }
+  }
+
+  const report = variants.map((variant) => {
+    const variantRuns = runs.get(variant)!;
+    const workloads = [...new Set(variantRuns.flatMap((run) => run.results.map((r) => r.workload)))];
+    const summary = Object.fromEntries(
+      workloads.map((workload) => {
+        const results = variantRuns.flatMap((run) => run.results.filter((r) => r.workload === workload));
+        const metrics = Object.fromEntries(
+          Object.entries(METRICS).map(([name, pick]) => [
+            name,
+            spread(results.map(pick).filter((v): v is number => v !== null)),
+          ]),
+        );
+        return [workload, metrics];
+      }),
+    ) as Record<string, Record<string, Spread | null>>;
+    return {
+      variant,
+      backend: VARIANTS[variant].backend,
+      description: VARIANTS[variant].description,
+      node: variantRuns[0]?.node,
+      nodeFlags: variantRuns[0]?.execArgv,
+      rounds: variantRuns.length,
+      summary,
+      runs: variantRuns,
+    };
+  });
+
+  const outDir = join(__dirname, '..', 'results');
+  await mkdir(outDir, { recursive: true });
+  const file = join(outDir, `store-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(
+    file,
+    `${JSON.stringify(
+      {
+        benchmark: 'store',
+        startedAt: startedAt.toISOString(),
+        machine: {
+          platform: platform(),
+          cpus: cpus().length,
+          cpuModel: cpus()[0]?.model,
+          node: process.version,
+        },
+        settings: { rounds, ...settings },
+        variants: report,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+
+  const header = [
+    'variant',
+    'workload',
+    'events/s',
+    'client us/event',
+    'server us/event',
+    'client GC ms',
+    'server GC ms',
+    'client heap MB',
+    'client RSS MB',
+    'server RSS MB',
+  ];
+  const rows = report.flatMap((entry) =>
+    Object.entries(entry.summary).map(([workload, m]) => [
+      `${entry.variant} (${entry.backend})`,
+      workload,
+      cell(m.eventsPerSec),
+      cell(m.clientCpuMicrosPerEvent),
+      cell(m.serverCpuMicrosPerEvent),
+      cell(m.clientGcMs),
+      cell(m.serverGcMs),
+      cell(m.clientPeakHeapMB),
+      cell(m.clientPeakRssMB),
+      cell(m.serverPeakRssMB),
+    ]),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+  console.log(
+    `\nstore benchmark: median (min-max) over ${rounds} rounds, ${process.version}, ${cpus().length} cpus`,
+  );
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const row of rows) console.log(line(row));
+  console.log(`\nwritten to ${file}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
