@@ -72,9 +72,9 @@ describe('LogSubscription', () => {
       log = await EventLog.open({ memory: true });
       await log.append('order-1', 'any', events(1, 'OrderPlaced'));
       const sub = log.subscribeToStream('$ce-order', { from: 'start', resolveLinks: true });
-      const [message] = await pull(sub, eventCount(1));
-      expect(message!.kind === 'event' && message.event.event?.stream).to.equal('order-1');
-      expect(message!.kind === 'event' && message.event.link?.stream).to.equal('$ce-order');
+      const message = (await pull(sub, eventCount(1)))[0]!;
+      expect(message.kind === 'event' && message.event.event?.stream).to.equal('order-1');
+      expect(message.kind === 'event' && message.event.link?.stream).to.equal('$ce-order');
       sub.close();
     });
 
