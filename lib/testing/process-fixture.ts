@@ -312,8 +312,9 @@ export class ProcessFixture<S extends object> {
   }
 
   /**
-   * Asserts what the last step produced. Also makes the fixture awaitable: when called
-   * with a function (as `await` and mocha do), it resolves at once.
+   * Asserts what the last step produced. Returning the fixture from a mocha test is fine:
+   * mocha sees a thenable and calls `then(resolve, reject)`, which resolves at once (the
+   * assertions have already run).
    */
   then(expectation: Expectation<S> | ((value: undefined) => unknown)): this {
     if (typeof expectation === 'function') {
