@@ -36,3 +36,5 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
 }
+
+if (require.main === module) void main(process.argv.slice(2));
