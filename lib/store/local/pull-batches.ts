@@ -15,23 +15,21 @@ export interface PullBatchesOptions {
   readonly track: (stop: () => void) => () => void;
 }
 
-const IDLE = Symbol('idle');
-
 /**
  * A cold Observable of batches pulled from a {@link LogSubscription}.
  *
  * Backpressure mechanism: pulling. The log subscription reads nothing ahead of its
- * iterator, so this loop asks for the next message only while it is filling a batch,
- * and does not resume until the consumer has called `ack()`. A consumer that never acks
- * costs one cursor and one batch of memory, however many events are appended.
+ * iterator, so this asks for the next message only while it is filling a batch, and
+ * asks again only after the consumer's `ack()`. A consumer that never acks costs one
+ * cursor and one batch of memory, however many events are appended meanwhile.
  *
- * A batch holds whatever the log can hand over without waiting (up to `batchSize`):
- * during catch-up that is full pages; live, it is what arrived since the last batch.
+ * A batch holds what the log hands over before the event loop turns (up to
+ * `batchSize`): full pages during catch-up, whatever arrived since the last batch when
+ * live. A `setImmediate` per batch marks the turn; a `Promise.race` per message would
+ * cost more than the log's own read.
  */
 export function pullBatches(options: PullBatchesOptions): Observable<SubscriptionBatch> {
   return new Observable<SubscriptionBatch>((subscriber) => {
-    let stopped = false;
-    let releaseAck: (() => void) | undefined;
     let logSubscription: LogSubscription;
     try {
       logSubscription = options.open();
@@ -40,81 +38,96 @@ export function pullBatches(options: PullBatchesOptions): Observable<Subscriptio
       return undefined;
     }
     const iterator = logSubscription[Symbol.asyncIterator]();
+    let items: SubscriptionItem[] = [];
+    let stopped = false;
+    let done = false;
+    let inFlight = false;
+    let awaitingAck = false;
+    let idleScheduled = false;
+    /** A message that arrived after its batch went out; it opens the next batch. */
+    let carried: IteratorResult<SubscriptionMessage> | undefined;
 
     const stop = (): void => {
       if (stopped) return;
       stopped = true;
+      untrack();
       logSubscription.close();
-      releaseAck?.();
     };
     const untrack = options.track(() => {
       stop();
       subscriber.complete();
     });
 
-    const run = async (): Promise<void> => {
-      let pending: Promise<IteratorResult<SubscriptionMessage>> | undefined;
-      let done = false;
-      while (!stopped && !done) {
-        const items: SubscriptionItem[] = [];
-        const first = await (pending ?? iterator.next());
-        pending = undefined;
-        if (first.done) break;
-        addItem(items, first.value);
-        // One macrotask bounds the batch: everything the log resolves before it is "available now".
-        const idle = new Promise<typeof IDLE>((resolve) => setImmediate(() => resolve(IDLE)));
-        while (!stopped && items.length < options.batchSize) {
-          pending = iterator.next();
-          const next = await Promise.race([pending, idle]);
-          if (next === IDLE) break;
-          pending = undefined;
-          if (next.done) {
-            done = true;
-            break;
-          }
-          addItem(items, next.value);
-        }
-        if (stopped) return;
-        if (items.length === 0) continue;
-        await new Promise<void>((resolve) => {
-          releaseAck = resolve;
-          let acked = false;
-          subscriber.next({
-            items,
-            ack: () => {
-              if (acked) return;
-              acked = true;
-              resolve();
-            },
-          });
-        });
-        releaseAck = undefined;
-      }
-      if (!stopped) {
-        stopped = true;
+    const pull = (): void => {
+      if (stopped || done || inFlight || awaitingAck) return;
+      inFlight = true;
+      iterator.next().then(onResult, onError);
+    };
+
+    const onResult = (result: IteratorResult<SubscriptionMessage>): void => {
+      inFlight = false;
+      if (stopped) return;
+      if (awaitingAck) carried = result;
+      else accept(result);
+    };
+
+    const accept = (result: IteratorResult<SubscriptionMessage>): void => {
+      if (result.done === true) {
+        done = true;
+        flush();
+        stop();
         subscriber.complete();
+        return;
+      }
+      const item = options.toItem(result.value);
+      if (item !== undefined) items.push(item);
+      if (items.length >= options.batchSize) {
+        flush();
+      } else {
+        if (!idleScheduled) {
+          idleScheduled = true;
+          setImmediate(onIdle);
+        }
+        pull();
       }
     };
 
-    const addItem = (items: SubscriptionItem[], message: SubscriptionMessage): void => {
-      const item = options.toItem(message);
-      if (item !== undefined) items.push(item);
+    const onIdle = (): void => {
+      idleScheduled = false;
+      if (!stopped && !awaitingAck) flush();
     };
 
-    run().then(
-      () => untrack(),
-      (err: unknown) => {
-        untrack();
-        if (stopped) return;
-        stopped = true;
-        logSubscription.close();
-        subscriber.error(options.mapError(err));
-      },
-    );
+    const flush = (): void => {
+      if (items.length === 0) return;
+      const batch = items;
+      items = [];
+      awaitingAck = true;
+      let acked = false;
+      subscriber.next({
+        items: batch,
+        ack: () => {
+          if (acked) return;
+          acked = true;
+          awaitingAck = false;
+          if (stopped) return;
+          const next = carried;
+          carried = undefined;
+          if (next !== undefined) accept(next);
+          else pull();
+        },
+      });
+    };
 
-    return () => {
-      untrack();
+    const onError = (err: unknown): void => {
+      inFlight = false;
+      if (stopped) return;
+      // Deliver what came before the failure (e.g. a tombstone's `$streamDeleted`), then fail.
+      if (!awaitingAck) flush();
       stop();
+      subscriber.error(options.mapError(err));
     };
+
+    pull();
+    return stop;
   });
 }
