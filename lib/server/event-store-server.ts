@@ -2,6 +2,7 @@
  * Starts the EventStoreDB-compatible gRPC server on the storage engine: the real
  * `@eventstore/db-client` connects to it with `esdb://127.0.0.1:<port>?tls=false`.
  */
+import { createServer } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { GossipService } from '@eventstore/db-client/generated/gossip_grpc_pb';
 import { PersistentSubscriptionsService } from '@eventstore/db-client/generated/persistent_grpc_pb';
@@ -70,6 +71,30 @@ function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/**
+ * Fails fast with EADDRINUSE for a taken port, before grpc-js logs its own error line
+ * to stderr; grpc-js's bind still reports a port lost to a race after this check.
+ */
+function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+function listenError(host: string, port: number, error: unknown): StoreUnavailableError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const inUse = /EADDRINUSE|address already in use/i.test(reason);
+  return new StoreUnavailableError(
+    inUse
+      ? `Port ${port} on ${host} is already in use. Stop the process using it or choose another port (--port, or 0 for a free one).`
+      : `Cannot listen on ${host}:${port}: ${reason}`,
+    { cause: error },
+  );
+}
+
 function bind(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(
@@ -116,6 +141,10 @@ export async function startEventStore(options: EventStoreServerOptions = {}): Pr
   const byEventType = options.byEventType ?? true;
   const memory = options.memory ?? false;
 
+  // Checked before opening the log, so a taken port does not cost a log replay.
+  await checkPortFree(host, requestedPort).catch((error: unknown) => {
+    throw listenError(host, requestedPort, error);
+  });
   const log = await EventLog.open({
     ...(memory ? { memory: true } : { dir: options.dbPath ?? DEFAULT_DB_PATH }),
     maxAppendSize,
@@ -154,14 +183,7 @@ export async function startEventStore(options: EventStoreServerOptions = {}): Pr
   } catch (error) {
     server.forceShutdown();
     await log.close();
-    const reason = error instanceof Error ? error.message : String(error);
-    const inUse = /EADDRINUSE|address already in use/i.test(reason);
-    throw new StoreUnavailableError(
-      inUse
-        ? `Port ${requestedPort} on ${host} is already in use. Stop the process using it or choose another port (--port, or 0 for a free one).`
-        : `Cannot listen on ${host}:${requestedPort}: ${reason}`,
-      { cause: error },
-    );
+    throw listenError(host, requestedPort, error);
   }
 
   let closed: Promise<void> | undefined;
