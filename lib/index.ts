@@ -12,6 +12,14 @@ export {
   StoreUnavailableError,
   StoreClosedError,
   InvalidPositionError,
+  DefinitionError,
+  UnknownEventTypeError,
+  MalformedEventError,
+  HandlerError,
+  ConcurrencyError,
+  CommandFailedError,
+  NonRetryableError,
+  ProcessQuarantinedError,
 } from './errors';
 export type { SagastreamErrorCode } from './errors';
 
@@ -31,3 +39,62 @@ export type {
   StreamMetadata,
   ReadAllOptions,
 } from './store/event-store';
+
+// messages
+export {
+  MessageRegistry,
+  CORRELATION_ID,
+  CAUSATION_ID,
+  withCorrelation,
+  correlationIdOf,
+  causationIdOf,
+} from './messages';
+export type { DecodedEvent, MessageValidator, MessageRegistryOptions } from './messages';
+
+// decorators
+export {
+  Event,
+  Command,
+  ProcessManager,
+  StartedBy,
+  On,
+  Apply,
+  OnTimeout,
+  OnCommandFailed,
+  CommandHandler,
+} from './decorators';
+export type { ProcessManagerOptions, ArrivalPolicy } from './metadata';
+
+// process engine
+export {
+  defineProcess,
+  defineCommandHandlers,
+  ProcessEngine,
+  ProcessEventTypes,
+  isSnapshotRecord,
+} from './process';
+export type {
+  ProcessContext,
+  CommandFailure,
+  TimeoutFired,
+  ProcessState,
+  ProcessStatus,
+  ProcessInput,
+  Decision,
+  DecisionOutcome,
+  ProcessEvent,
+  ProcessDefinition,
+  CommandEnvelope,
+  FailureInfo,
+} from './process';
+
+// testing kit
+export {
+  given,
+  AssertionError as FixtureAssertionError,
+  ProcessFixture,
+  timePasses,
+  commandFails,
+  commandSucceeds,
+} from './testing';
+export type { Expectation } from './testing';
