@@ -9,7 +9,7 @@ import {
   ReadReq,
   type ReadResp,
 } from '@eventstore/db-client/generated/streams_pb';
-import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import { Timestamp } from 'google-protobuf/google/protobuf/timestamp_pb';
@@ -119,6 +119,38 @@ describe('Streams service with hand-built requests', () => {
         new AppendReq().setProposedMessage(proposed({ type: 'T', 'content-type': 'application/json' })),
       ]);
       expect(ok.getSuccess()?.getCurrentRevision()).to.equal('0');
+    });
+  });
+
+  describe('when a request is not a valid protobuf message', () => {
+    it('fails that call and keeps serving', async () => {
+      const raw = new Client(
+        new URL(server.connectionString.replace(/^esdb:/, 'http:')).host,
+        credentials.createInsecure(),
+      );
+      try {
+        const error = await new Promise<ServiceError>((resolve) => {
+          const call = raw.makeServerStreamRequest(
+            '/event_store.client.streams.Streams/Read',
+            (value: Buffer) => value,
+            (value: Buffer) => value,
+            Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]),
+          );
+          call.on('data', () => undefined);
+          call.on('error', resolve);
+        });
+        expect(error.code).to.not.equal(status.OK);
+      } finally {
+        raw.close();
+      }
+      const options = new AppendReq.Options()
+        .setStreamIdentifier(streamId(`raw-${uuid()}`))
+        .setNoStream(new Empty());
+      const ok = await append(client, [
+        new AppendReq().setOptions(options),
+        new AppendReq().setProposedMessage(proposed({ type: 'T', 'content-type': 'application/json' })),
+      ]);
+      expect(ok.hasSuccess()).to.equal(true);
     });
   });
 

@@ -53,8 +53,7 @@ export function createAppendHandler(
       else callback(null, response);
     };
 
-    call.on('data', (request: AppendReq) => {
-      if (answered) return;
+    const receive = (request: AppendReq): void => {
       if (request.hasOptions()) {
         const options = request.getOptions()!;
         if (stream !== undefined) {
@@ -91,6 +90,15 @@ export function createAppendHandler(
         return;
       }
       events.push(event);
+    };
+
+    call.on('data', (request: AppendReq) => {
+      if (answered) return;
+      try {
+        receive(request);
+      } catch (error) {
+        answer(toRpcError(error, 'Append'));
+      }
     });
 
     call.on('error', () => {

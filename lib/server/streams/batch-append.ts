@@ -22,7 +22,7 @@ import { Status } from '@eventstore/db-client/generated/status_pb';
 import { type BatchAppendReq, BatchAppendResp } from '@eventstore/db-client/generated/streams_pb';
 import { MaxAppendSizeExceededError, StreamDeletedError, WrongExpectedVersionError } from '../../errors';
 import type { AppendResult, ExpectedRevision, ProposedEvent } from '../../storage/types';
-import { rpcError } from '../rpc-error';
+import { rpcError, toRpcError } from '../rpc-error';
 import type { ServerContext } from '../server-context';
 import { streamNameOf, toAllStreamPosition, toStreamIdentifier, uuidToString } from '../wire';
 import { parseExpectedRevision, toSharedWrongExpectedVersion } from './expected-revision';
@@ -190,8 +190,7 @@ export function createBatchAppendHandler(context: ServerContext): (call: BatchAp
         });
     };
 
-    call.on('data', (request: BatchAppendReq) => {
-      if (stopping || finished) return;
+    const receive = (request: BatchAppendReq): void => {
       const correlationId = request.getCorrelationId();
       const key = uuidToString(correlationId);
       if (correlationId === undefined || key === undefined) {
@@ -256,6 +255,16 @@ export function createBatchAppendHandler(context: ServerContext): (call: BatchAp
       if (request.getIsFinal()) {
         if (answered.has(key)) answered.delete(key);
         else commit(key, batch);
+      }
+    };
+
+    call.on('data', (request: BatchAppendReq) => {
+      if (stopping || finished) return;
+      try {
+        receive(request);
+      } catch (error) {
+        finished = true;
+        call.emit('error', toRpcError(error, 'BatchAppend'));
       }
     });
 

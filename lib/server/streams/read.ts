@@ -233,6 +233,9 @@ async function serveSubscription(context: ServerContext, call: ReadCall, read: P
  */
 export function createReadHandler(context: ServerContext): (call: ReadCall) => void {
   return (call) => {
+    // A write racing a client cancellation can surface as a stream 'error'; without a
+    // listener that would be an uncaught exception that takes the server down.
+    call.on('error', () => undefined);
     let read: ParsedRead;
     try {
       read = parseRead(call.request);
