@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { InvalidEventError, StoreUnavailableError } from '../../lib/errors';
+import { startEventStore } from '../../lib/server';
 import { EventStoreDbEventStore } from '../../lib/store/eventstoredb/eventstoredb-event-store';
 import { startEmbedded } from '../helpers/embedded';
+import { until } from '../helpers/until';
 import { eventStoreContract } from './event-store.contract';
+import { collectUntil } from './subscription-probe';
 
 type Embedded = Awaited<ReturnType<typeof startEmbedded>>;
 
@@ -50,6 +53,29 @@ describe('EventStoreDbEventStore against the embedded server (durable directory)
 });
 
 describe('EventStoreDbEventStore', () => {
+  describe('when a subscription is unsubscribed', () => {
+    it('ends the server-side subscription call', async () => {
+      const server = await startEventStore({ port: 0, memory: true });
+      const store = new EventStoreDbEventStore(server.connectionString);
+      try {
+        await store.append('order-1', [{ id: '7d1c8d3e-96e2-4bde-9d6b-1f3f07c2a102', type: 'T', data: {} }]);
+        const baseline = server.openCalls;
+
+        await collectUntil(store.subscribe({ stream: 'order-1' }), (items) =>
+          items.some((i) => i.kind === 'caughtUp'),
+        );
+        const subscription = store.subscribe({ category: 'order' }).subscribe((batch) => batch.ack());
+        await until(() => server.openCalls === baseline + 1, 5_000, 'the second subscription call to open');
+        subscription.unsubscribe();
+
+        await until(() => server.openCalls === baseline, 5_000, 'every subscription call to end');
+      } finally {
+        await store.close();
+        await server.close();
+      }
+    });
+  });
+
   describe('when the server is gone', () => {
     it('reports StoreUnavailableError', async function () {
       this.timeout(30_000);

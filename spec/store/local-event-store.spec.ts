@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { EventLog } from '../../lib/storage/event-log';
+import type { LogSubscription } from '../../lib/storage/types';
 import { LocalEventStore } from '../../lib/store/local/local-event-store';
+import { until } from '../helpers/until';
 import { eventStoreContract } from './event-store.contract';
 
 eventStoreContract('LocalEventStore (memory)', async () => {
@@ -46,6 +48,43 @@ describe('LocalEventStore', () => {
         expect(Buffer.from(read?.data as Uint8Array).toString()).to.equal('{"total": 4');
         expect(read?.metadata).to.deep.equal({});
         expect(Buffer.from(read!.rawMetadata).toString()).to.equal('{"total": 4');
+      } finally {
+        await store.close();
+        await log.close();
+      }
+    });
+  });
+
+  describe('when a subscription is unsubscribed', () => {
+    it('closes the log subscription behind it', async () => {
+      const log = await EventLog.open({ memory: true });
+      const opened: { closed: boolean }[] = [];
+      // Observes the log's subscriptions without changing what they do.
+      const observed = new Proxy(log, {
+        get(target, property, receiver) {
+          if (property !== 'subscribeToStream') return Reflect.get(target, property, receiver) as unknown;
+          return (...args: Parameters<EventLog['subscribeToStream']>): LogSubscription => {
+            const inner = target.subscribeToStream(...args);
+            const record = { closed: false };
+            opened.push(record);
+            return {
+              [Symbol.asyncIterator]: () => inner[Symbol.asyncIterator](),
+              close: () => {
+                record.closed = true;
+                inner.close();
+              },
+            };
+          };
+        },
+      });
+      const store = new LocalEventStore(observed);
+      try {
+        const subscription = store.subscribe({ stream: 'order-1' }).subscribe((batch) => batch.ack());
+        expect(opened).to.deep.equal([{ closed: false }]);
+
+        subscription.unsubscribe();
+
+        await until(() => opened[0]?.closed, 5_000, 'the log subscription to close');
       } finally {
         await store.close();
         await log.close();
