@@ -38,22 +38,33 @@ export function registerEventStoreCommand(program: Command, io: CommandIo = proc
     .option('--db <dir>', 'directory of the durable event log', DEFAULT_DB_PATH)
     .option('--memory', 'keep events in memory only (nothing is written to disk)', false)
     .action(async (options: { port: number; host: string; db: string; memory: boolean }) => {
-      const store = await startEventStore({
-        port: options.port,
-        host: options.host,
-        dbPath: options.db,
-        memory: options.memory,
-      });
-      io.out(store.connectionString);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolve();
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
-      await store.close();
+      // Listen for signals before starting, so a stop requested during start-up still
+      // closes the log cleanly; once stopping, a second signal gets the default (force) exit.
+      let stopRequested = false;
+      let wake: (() => void) | undefined;
+      const stop = (): void => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        stopRequested = true;
+        wake?.();
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      try {
+        const store = await startEventStore({
+          port: options.port,
+          host: options.host,
+          dbPath: options.db,
+          memory: options.memory,
+        });
+        if (!stopRequested) {
+          io.out(store.connectionString);
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+        await store.close();
+      } finally {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+      }
     });
 }
