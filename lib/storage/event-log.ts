@@ -35,6 +35,8 @@ export interface StreamState {
   tombstone: ResolvedEvent | undefined;
   /** Rules from `$$<name>`; undefined when the metastream is empty. */
   meta: MetadataRules | undefined;
+  /** Cached `$ce-` stream of this stream's category: null when it has none, undefined until looked up. */
+  category: StreamState | null | undefined;
 }
 
 /** Statistics for tests and diagnostics. */
@@ -112,6 +114,9 @@ export class EventLog implements SubscriptionHost {
   readonly entries: ResolvedEvent[] = [];
   private readonly streams = new Map<string, StreamState>();
   private readonly idCache = new Map<string, StoredEvent>();
+  private readonly idRing: (StoredEvent | undefined)[] = [];
+  private idRingHead = 0;
+  private readonly eventTypeStates = new Map<string, StreamState>();
   private readonly layout: Layout = { segmentIndex: 0, segmentBase: 0, segmentOffset: SEGMENT_HEADER_SIZE };
   private readonly maxAppendSize: number;
   private readonly byCategory: boolean;
@@ -224,19 +229,19 @@ export class EventLog implements SubscriptionHost {
         throw new WrongExpectedVersionError(stream, describeExpected(expected), undefined);
       }
       this.checkExpectedForDelete(stream, state, expected, cur);
-      const created = this.nowTicks();
-      const metaStream = `$$${stream}`;
       const placed: Placed[] = [];
-      this.place(placed, {
-        id: randomUUID(),
-        stream: metaStream,
-        type: METADATA_TYPE,
-        isJson: true,
-        revision: BigInt(this.streamLength(metaStream)),
-        created,
-        data: SOFT_DELETE_METADATA,
-        metadata: EMPTY,
-      });
+      const metaState = this.stateFor(`$$${stream}`);
+      this.place(
+        placed,
+        metaState,
+        undefined,
+        randomUUID(),
+        METADATA_TYPE,
+        true,
+        SOFT_DELETE_METADATA,
+        EMPTY,
+        this.nowTicks(),
+      );
       this.commit(placed);
       const position = placed[0]!.entry.position;
       return this.durable().then(() => ({ position }));
@@ -264,17 +269,17 @@ export class EventLog implements SubscriptionHost {
         this.checkExpectedForDelete(stream, state, expected, cur);
       }
       const placed: Placed[] = [];
-      const fields: RecordFields = {
-        id: randomUUID(),
-        stream,
-        type: TOMBSTONE_TYPE,
-        isJson: false,
-        revision: TOMBSTONE_REVISION,
-        created: this.nowTicks(),
-        data: EMPTY,
-        metadata: EMPTY,
-      };
-      const tombstone = this.place(placed, fields);
+      const tombstone = this.place(
+        placed,
+        this.stateFor(stream),
+        TOMBSTONE_REVISION,
+        randomUUID(),
+        TOMBSTONE_TYPE,
+        false,
+        EMPTY,
+        EMPTY,
+        this.nowTicks(),
+      );
       this.placeLinks(placed, [tombstone]);
       this.commit(placed);
       const position = tombstone.entry.position;
@@ -475,20 +480,26 @@ export class EventLog implements SubscriptionHost {
   resolve(entry: ResolvedEvent): ResolvedEvent {
     const link = entry.event!;
     if (link.type !== LINK_TYPE) return entry;
-    const text = asBuffer(link.data).toString('utf8');
-    const at = text.indexOf('@');
     const unresolved: ResolvedEvent = { link, position: entry.position };
-    if (at <= 0) return unresolved;
-    const revText = text.slice(0, at);
-    if (!/^\d+$/.test(revText)) return unresolved;
-    const rev = Number(revText);
-    const state = this.streams.get(text.slice(at + 1));
-    if (!state || this.tombstoneOf(state) || state.meta?.softDeleted) return unresolved;
+    // Parse "<revision>@<stream>" from the bytes: digits first, so no string is built for them.
+    const data = link.data;
+    let rev = 0;
+    let at = 0;
+    for (; at < data.length; at++) {
+      const c = data[at]!;
+      if (c < 48 || c > 57) break;
+      rev = rev * 10 + (c - 48);
+    }
+    if (at === 0 || at >= data.length || data[at] !== 64 /* @ */) return unresolved;
+    const state = this.streams.get(asBuffer(data).toString('utf8', at + 1));
+    if (!state || state.meta?.softDeleted || this.tombstoneOf(state)) return unresolved;
     const length = this.visibleLength(state);
     if (rev >= length || rev < this.minReadable(state, length)) return unresolved;
     const target = state.events[rev]!.event!;
-    const expiredBefore = this.expiryTicks(state);
-    if (expiredBefore !== undefined && target.created < expiredBefore) return unresolved;
+    if (state.meta?.maxAge !== undefined) {
+      const expiredBefore = this.expiryTicks(state);
+      if (expiredBefore !== undefined && target.created < expiredBefore) return unresolved;
+    }
     return { event: target, link, position: entry.position };
   }
 
@@ -534,18 +545,20 @@ export class EventLog implements SubscriptionHost {
     const created = this.nowTicks();
     const placed: Placed[] = [];
     if (decision.recreate) {
-      const metaStream = `$$${stream}`;
-      this.place(placed, {
-        id: randomUUID(),
-        stream: metaStream,
-        type: METADATA_TYPE,
-        isJson: true,
-        revision: BigInt(this.streamLength(metaStream)),
+      const data = undeleteMetadata(state?.meta, cur + 1);
+      this.place(
+        placed,
+        this.stateFor(`$$${stream}`),
+        undefined,
+        randomUUID(),
+        METADATA_TYPE,
+        true,
+        data,
+        EMPTY,
         created,
-        data: undeleteMetadata(state?.meta, cur + 1),
-        metadata: EMPTY,
-      });
+      );
     }
+    const target = state ?? this.stateFor(stream);
     const undeleteTarget = this.softDeletedTargetOfMetastream(stream);
     const first = placed.length;
     for (let i = 0; i < events.length; i++) {
@@ -557,16 +570,7 @@ export class EventLog implements SubscriptionHost {
           data = undeleteMetadata(rules, undeleteTarget.events.length);
         }
       }
-      this.place(placed, {
-        id: e.id,
-        stream,
-        type: e.type,
-        isJson: e.isJson,
-        revision: BigInt(cur + 1 + i),
-        created,
-        data,
-        metadata: e.metadata,
-      });
+      this.place(placed, target, undefined, e.id, e.type, e.isJson, data, e.metadata, created);
     }
     const sources = placed.slice(first);
     this.placeLinks(placed, sources);
@@ -584,7 +588,6 @@ export class EventLog implements SubscriptionHost {
   ): Decision {
     this.assertNotTombstoned(stream, state);
     const cur = state ? state.events.length - 1 : -1;
-    const actual = cur < 0 ? undefined : BigInt(cur);
     const softDeleted = state?.meta?.softDeleted ?? false;
     if (expected === 'any' || expected === 'stream_exists') {
       if (expected === 'stream_exists') {
@@ -599,7 +602,7 @@ export class EventLog implements SubscriptionHost {
       for (let i = 1; i < events.length; i++) {
         const hit = this.idCache.get(events[i]!.id);
         if (hit === undefined || hit.stream !== stream || hit.revision !== first.revision + BigInt(i)) {
-          throw new WrongExpectedVersionError(stream, expected, actual);
+          throw new WrongExpectedVersionError(stream, expected, actualOf(cur));
         }
         last = hit;
       }
@@ -608,14 +611,14 @@ export class EventLog implements SubscriptionHost {
     const e = expected === 'no_stream' ? -1 : expected < 0n ? -3 : clampRevision(expected);
     if (e === cur) return { kind: 'write', recreate: softDeleted };
     if (e > cur || e < -1 || events.length === 0) {
-      throw new WrongExpectedVersionError(stream, describeExpected(expected), actual);
+      throw new WrongExpectedVersionError(stream, describeExpected(expected), actualOf(cur));
     }
     const existing = state!.events;
     for (let i = 0; i < events.length; i++) {
       const at = existing[e + 1 + i];
       if (at === undefined || at.event!.id !== events[i]!.id) {
         if (i === 0 && expected === 'no_stream' && softDeleted) return { kind: 'write', recreate: true };
-        throw new WrongExpectedVersionError(stream, describeExpected(expected), actual);
+        throw new WrongExpectedVersionError(stream, describeExpected(expected), actualOf(cur));
       }
     }
     const last = existing[e + events.length]!;
@@ -650,10 +653,36 @@ export class EventLog implements SubscriptionHost {
     return target?.meta?.softDeleted ? target : undefined;
   }
 
-  /** Gives `fields` the next log position (rolling segments like the writer will) and queues it. */
-  private place(placed: Placed[], fields: RecordFields, sourcePosition = -1): Placed {
-    const size = recordSize(fields);
+  /**
+   * Gives a new record the next log position (rolling segments exactly as the writer
+   * will) and indexes it at once, so records placed after it in the same operation (its
+   * links) see the new stream lengths. `revision` undefined means the stream's next one.
+   */
+  private place(
+    placed: Placed[],
+    state: StreamState,
+    revision: bigint | undefined,
+    id: string,
+    type: string,
+    isJson: boolean,
+    data: Uint8Array,
+    metadata: Uint8Array,
+    created: bigint,
+    sourcePosition = -1,
+  ): Placed {
     const layout = this.layout;
+    const event = {
+      id,
+      stream: state.name,
+      revision: revision ?? BigInt(state.events.length),
+      position: 0n,
+      type,
+      isJson,
+      data,
+      metadata,
+      created,
+    };
+    const size = recordSize(event);
     if (layout.segmentOffset > SEGMENT_HEADER_SIZE && layout.segmentOffset + size > this.segmentSize) {
       layout.segmentIndex++;
       layout.segmentBase += layout.segmentOffset;
@@ -661,18 +690,8 @@ export class EventLog implements SubscriptionHost {
     }
     const offset = layout.segmentOffset;
     const position = BigInt(layout.segmentBase + offset);
+    event.position = position;
     layout.segmentOffset += size;
-    const event: StoredEvent = {
-      id: fields.id,
-      stream: fields.stream,
-      revision: fields.revision,
-      position,
-      type: fields.type,
-      isJson: fields.isJson,
-      data: fields.data,
-      metadata: fields.metadata,
-      created: fields.created,
-    };
     const p: Placed = {
       entry: { event, position },
       size,
@@ -682,8 +701,7 @@ export class EventLog implements SubscriptionHost {
       sourcePosition,
     };
     placed.push(p);
-    // Index immediately so links placed after this record see its stream's new length.
-    this.index(p.entry, sourcePosition < 0);
+    this.index(p.entry, state, sourcePosition < 0);
     return p;
   }
 
@@ -694,51 +712,65 @@ export class EventLog implements SubscriptionHost {
   }
 
   private placeLinksFor(placed: Placed[], source: StoredEvent, category: boolean, eventType: boolean): void {
-    const cat = this.byCategory && category ? categoryOf(source.stream) : undefined;
+    const sourceState = this.streams.get(source.stream)!;
+    const ceState = this.byCategory && category ? this.categoryStateOf(sourceState) : undefined;
     const isTombstone = source.revision === TOMBSTONE_REVISION;
-    const etStream =
+    const etState =
       this.byEventType && eventType && source.stream.charCodeAt(0) !== 36 && source.type !== LINK_TYPE
-        ? `$et-${isTombstone ? '$deleted' : source.type}`
+        ? this.eventTypeStateOf(isTombstone ? '$deleted' : source.type)
         : undefined;
-    if (cat === undefined && etStream === undefined) return;
+    if (ceState === undefined && etState === undefined) return;
     const created = source.created;
     const sourcePosition = Number(source.position);
     const data =
       source.type === LINK_TYPE ? source.data : Buffer.from(`${source.revision}@${source.stream}`, 'utf8');
     const metadata = Buffer.from(linkMetadata(source, isTombstone), 'utf8');
-    if (cat !== undefined) {
-      const stream = `$ce-${cat}`;
+    if (ceState !== undefined) {
       this.place(
         placed,
-        {
-          id: randomUUID(),
-          stream,
-          type: LINK_TYPE,
-          isJson: false,
-          revision: BigInt(this.streamLength(stream)),
-          created,
-          data,
-          metadata,
-        },
+        ceState,
+        undefined,
+        randomUUID(),
+        LINK_TYPE,
+        false,
+        data,
+        metadata,
+        created,
         sourcePosition,
       );
     }
-    if (etStream !== undefined) {
+    if (etState !== undefined) {
       this.place(
         placed,
-        {
-          id: randomUUID(),
-          stream: etStream,
-          type: LINK_TYPE,
-          isJson: false,
-          revision: BigInt(this.streamLength(etStream)),
-          created,
-          data,
-          metadata,
-        },
+        etState,
+        undefined,
+        randomUUID(),
+        LINK_TYPE,
+        false,
+        data,
+        metadata,
+        created,
         sourcePosition,
       );
     }
+  }
+
+  /** The `$ce-` stream of a stream's category (cached on the stream), or undefined without one. */
+  private categoryStateOf(state: StreamState): StreamState | undefined {
+    if (state.category === undefined) {
+      const category = categoryOf(state.name);
+      state.category = category === undefined ? null : this.stateFor(`$ce-${category}`);
+    }
+    return state.category ?? undefined;
+  }
+
+  private eventTypeStateOf(type: string): StreamState {
+    let state = this.eventTypeStates.get(type);
+    if (!state) {
+      state = this.stateFor(`$et-${type}`);
+      this.eventTypeStates.set(type, state);
+    }
+    return state;
   }
 
   /** Hands placed records to the writer (dir mode) or makes them visible (memory mode). */
@@ -752,32 +784,32 @@ export class EventLog implements SubscriptionHost {
   }
 
   /** Adds a record to the indexes (append and recovery share this). */
-  private index(entry: ResolvedEvent, cacheId: boolean): void {
+  private index(entry: ResolvedEvent, state: StreamState, cacheId: boolean): void {
     const event = entry.event!;
     this.entries.push(entry);
-    const state = this.stateFor(event.stream);
     if (event.revision === TOMBSTONE_REVISION) {
       state.tombstone = entry;
     } else {
       state.events.push(entry);
-      if (event.stream.startsWith('$$')) {
-        this.stateFor(event.stream.slice(2)).meta = parseMetadata(event.data);
+      if (state.name.charCodeAt(1) === 36 && state.name.charCodeAt(0) === 36) {
+        this.stateFor(state.name.slice(2)).meta = parseMetadata(event.data);
       }
     }
     if (cacheId) {
-      const cache = this.idCache;
-      cache.set(event.id, event);
-      if (cache.size > ID_CACHE_LIMIT) {
-        const oldest = cache.keys().next();
-        if (!oldest.done) cache.delete(oldest.value);
-      }
+      // A ring of the most recent events bounds the cache without scanning the Map.
+      const ring = this.idRing;
+      const evicted = ring[this.idRingHead];
+      if (evicted !== undefined && this.idCache.get(evicted.id) === evicted) this.idCache.delete(evicted.id);
+      ring[this.idRingHead] = event;
+      this.idRingHead = (this.idRingHead + 1) % ID_CACHE_LIMIT;
+      this.idCache.set(event.id, event);
     }
   }
 
   private stateFor(stream: string): StreamState {
     let state = this.streams.get(stream);
     if (!state) {
-      state = { name: stream, events: [], tombstone: undefined, meta: undefined };
+      state = { name: stream, events: [], tombstone: undefined, meta: undefined, category: undefined };
       this.streams.set(stream, state);
     }
     return state;
@@ -839,7 +871,7 @@ export class EventLog implements SubscriptionHost {
       metadata: record.metadata,
       created: record.created,
     };
-    this.index({ event, position: pos }, record.sourcePosition < 0);
+    this.index({ event, position: pos }, this.stateFor(record.stream), record.sourcePosition < 0);
   }
 
   /**
@@ -963,6 +995,11 @@ export class EventLog implements SubscriptionHost {
   }
 }
 
+/** The `actual` of a WrongExpectedVersionError: the last revision, undefined for no stream. */
+function actualOf(cur: number): bigint | undefined {
+  return cur < 0 ? undefined : BigInt(cur);
+}
+
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -986,13 +1023,19 @@ function linkMetadata(source: StoredEvent, isTombstone: boolean): string {
   return `${json}}`;
 }
 
+const CORRELATION_PATTERN = /"\$correlationId"\s*:\s*("(?:[^"\\]|\\.)*")/;
+
 /** The JSON text of `$correlationId` in event metadata, if the metadata is JSON and has one. */
 function correlationIdOf(metadata: Uint8Array): string | undefined {
   if (metadata.byteLength < CORRELATION_KEY.length) return undefined;
   const buf = asBuffer(metadata);
   if (buf.indexOf(CORRELATION_KEY) < 0) return undefined;
+  const text = buf.toString('utf8');
+  // The common case, a string id, is copied as JSON text without parsing the whole object.
+  const match = CORRELATION_PATTERN.exec(text);
+  if (match) return match[1];
   try {
-    const parsed = JSON.parse(buf.toString('utf8')) as unknown;
+    const parsed = JSON.parse(text) as unknown;
     if (typeof parsed !== 'object' || parsed === null) return undefined;
     const value = (parsed as Record<string, unknown>).$correlationId;
     return value === undefined ? undefined : JSON.stringify(value);
