@@ -54,6 +54,7 @@ export class ProcessMeter {
     };
   }
 
+  /** Stops sampling and observing GC. */
   dispose(): void {
     clearInterval(this.sampler);
     this.observer.disconnect();

@@ -10,6 +10,7 @@
  *
  * Options: --rounds <n> (default 3), --variants a,b, --workloads a,b,
  *          --duration <ms per duration-bound workload> (default 1000),
+ *          --warm-up <unmeasured ms before each workload> (default 300),
  *          --catch-up <events> (default 20000), --short-streams <n> (default 1000).
  * With EVENTSTORE_CONNECTION_STRING set, the variant `client-real` (back-end C) is added.
  */
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
   for (const variant of variants) if (!(variant in VARIANTS)) throw new Error(`unknown variant '${variant}'`);
   const settings = {
     duration: option(args, '--duration', '1000'),
+    warmUp: option(args, '--warm-up', '300'),
     catchUp: option(args, '--catch-up', '20000'),
     shortStreams: option(args, '--short-streams', '1000'),
     workloads: option(args, '--workloads', ''),
@@ -109,6 +111,8 @@ async function main(): Promise<void> {
   const childArgs = [
     '--duration',
     settings.duration,
+    '--warm-up',
+    settings.warmUp,
     '--catch-up',
     settings.catchUp,
     '--short-streams',

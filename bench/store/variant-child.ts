@@ -3,7 +3,7 @@
  * (setup, then a measured phase), and prints one line `RESULT <json>` for the driver.
  *
  * Usage: node -r ./spec/register.js bench/store/variant-child.ts --variant <name>
- *        [--duration ms] [--catch-up events] [--short-streams n] [--workloads a,b]
+ *        [--duration ms] [--warm-up ms] [--catch-up events] [--short-streams n] [--workloads a,b]
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -110,6 +110,7 @@ async function main(): Promise<void> {
   if (!(variant in VARIANTS)) throw new Error(`unknown variant '${variant}'`);
   const settings = {
     durationMs: Number(option(args, '--duration', '1000')),
+    warmUpMs: Number(option(args, '--warm-up', '300')),
     catchUpEvents: Number(option(args, '--catch-up', '20000')),
     shortStreams: Number(option(args, '--short-streams', '1000')),
   };

@@ -5,6 +5,8 @@ import type { EventStore, EventToAppend } from '../../lib/store/event-store';
 export interface WorkloadSettings {
   /** Longest measured phase of a duration-bound workload, ms. */
   readonly durationMs: number;
+  /** Unmeasured warm-up before each workload, ms. */
+  readonly warmUpMs: number;
   /** Events in the stream the catch-up workload reads. */
   readonly catchUpEvents: number;
   /** Number of 3-event streams the read workload cycles through. */
@@ -68,12 +70,19 @@ export class InputPool {
     return { id: randomUUID(), type: 'OrderPlaced', data, metadata: { $correlationId: data.orderId } };
   }
 
+  /** The next `count` events. */
   events(count: number): EventToAppend[] {
     return Array.from({ length: count }, () => this.event());
   }
 }
 
-/** Runs `worker` on `concurrency` lanes until `until()` is false on every lane. */
+/** JIT and connection warm-up: repeats `operation` for `ms`, unmeasured. */
+async function warmFor(ms: number, operation: (i: number) => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; Date.now() < deadline; i++) await operation(i);
+}
+
+/** Runs `worker` on `concurrency` concurrent lanes and waits for all of them. */
 async function lanes(concurrency: number, worker: (lane: number) => Promise<void>): Promise<void> {
   await Promise.all(Array.from({ length: concurrency }, (_, lane) => worker(lane)));
 }
@@ -89,7 +98,7 @@ export function storeWorkloads(settings: WorkloadSettings, runId: string): Workl
       name: 'append-single-sequential',
       description: 'one-event appends, one at a time',
       setup: async (store, input) => {
-        for (let i = 0; i < 200; i++) await store.append(stream(`warmSeq-${i % 10}`), [input.event()]);
+        await warmFor(settings.warmUpMs, (i) => store.append(stream(`warmSeq-${i % 10}`), [input.event()]));
       },
       run: (store, input) =>
         timed(async (deadline) => {
@@ -105,8 +114,9 @@ export function storeWorkloads(settings: WorkloadSettings, runId: string): Workl
       name: 'append-single-64-writers',
       description: 'one-event appends, 64 concurrent writers',
       setup: async (store, input) => {
+        const deadline = Date.now() + settings.warmUpMs;
         await lanes(64, async (lane) => {
-          for (let i = 0; i < 5; i++) await store.append(stream(`warmC64-${lane}`), [input.event()]);
+          while (Date.now() < deadline) await store.append(stream(`warmC64-${lane}`), [input.event()]);
         });
       },
       run: (store, input) =>
@@ -125,7 +135,7 @@ export function storeWorkloads(settings: WorkloadSettings, runId: string): Workl
       name: 'append-batch-100',
       description: '100-event appends, one at a time',
       setup: async (store, input) => {
-        for (let i = 0; i < 20; i++) await store.append(stream(`warmBatch-${i}`), input.events(100));
+        await warmFor(settings.warmUpMs, (i) => store.append(stream(`warmBatch-${i}`), input.events(100)));
       },
       run: (store, input) =>
         timed(async (deadline) => {
@@ -148,7 +158,9 @@ export function storeWorkloads(settings: WorkloadSettings, runId: string): Workl
             await store.append(stream(`short-${index}`), input.events(3), { expectedRevision: 'no_stream' });
           }
         });
-        for (let i = 0; i < 200; i++) await store.readStream(stream(`short-${i % settings.shortStreams}`));
+        await warmFor(settings.warmUpMs, (i) =>
+          store.readStream(stream(`short-${i % settings.shortStreams}`)),
+        );
       },
       run: (store) =>
         timed(async (deadline) => {
@@ -171,8 +183,8 @@ export function storeWorkloads(settings: WorkloadSettings, runId: string): Workl
             input.events(Math.min(100, settings.catchUpEvents - written)),
           );
         }
-        await store.append(stream('warmCatchUp-1'), input.events(100));
-        await catchUp(store, stream('warmCatchUp-1'));
+        for (let i = 0; i < 20; i++) await store.append(stream('warmCatchUp-1'), input.events(100));
+        await warmFor(settings.warmUpMs, () => catchUp(store, stream('warmCatchUp-1')));
       },
       run: async (store) => {
         const events = await catchUp(store, stream('catchUp-1'));

@@ -84,6 +84,7 @@ export class HeldSubscription {
     this.batches[this.batches.length - 1]?.ack();
   }
 
+  /** Ends the subscription (and with it the store's underlying one). */
   unsubscribe(): void {
     this.subscription.unsubscribe();
   }

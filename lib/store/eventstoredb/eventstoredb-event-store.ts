@@ -15,7 +15,12 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import type { Observable } from 'rxjs';
-import { InvalidEventError, StoreClosedError, WrongExpectedVersionError } from '../../errors';
+import {
+  InvalidEventError,
+  StoreClosedError,
+  StoreUnavailableError,
+  WrongExpectedVersionError,
+} from '../../errors';
 import type {
   AppendOptions,
   AppendOutcome,
@@ -69,10 +74,20 @@ export class EventStoreDbEventStore implements EventStore {
   /**
    * @param clientOrConnectionString a connection string (`esdb://host:2113?tls=false`),
    *   whose client {@link close} disposes, or a client the caller keeps owning.
+   * @throws StoreUnavailableError when the connection string does not parse.
    */
   constructor(clientOrConnectionString: EventStoreDBClient | string) {
     if (typeof clientOrConnectionString === 'string') {
-      this.client = EventStoreDBClient.connectionString(clientOrConnectionString);
+      try {
+        this.client = EventStoreDBClient.connectionString(clientOrConnectionString);
+      } catch (err) {
+        throw new StoreUnavailableError(
+          `Cannot use EventStoreDB connection string '${clientOrConnectionString}': ${
+            err instanceof Error ? err.message : 'it does not parse'
+          }. Expected e.g. esdb://127.0.0.1:2113?tls=false.`,
+          { cause: err },
+        );
+      }
       this.ownsClient = true;
     } else {
       this.client = clientOrConnectionString;
