@@ -17,13 +17,13 @@ export function methodNameOf(path: string): string {
 /**
  * A handler of the right shape for `definition` that always answers UNIMPLEMENTED.
  *
- * @param reason appended to "<Service>.<Method> is not implemented by the embedded sagastream store: "
+ * @param reason appended to "<Service>.<Method> is not available: "
  */
 export function unimplemented(
   definition: MethodDefinition<unknown, unknown>,
   reason: string,
 ): UntypedHandleCall {
-  const message = `${methodNameOf(definition.path)} is not implemented by the embedded sagastream store: ${reason}`;
+  const message = `${methodNameOf(definition.path)} is not available: ${reason}`;
   if (!definition.responseStream) {
     return (_call: unknown, callback: sendUnaryData<unknown>) => {
       callback(rpcError(status.UNIMPLEMENTED, message));

@@ -136,7 +136,9 @@ describe('Server services', () => {
     describe('when a user projection is created', () => {
       it('fails with a message saying user projections are not implemented', async () => {
         const error = await failureOf(client.createProjection('mine', 'fromAll().when({})'));
-        expect((error as Error).message).to.match(/Projections\.Create is not implemented.*user projections/);
+        expect((error as Error).message).to.match(
+          /Projections\.Create is not available: user projections are not implemented in the embedded store/,
+        );
       });
     });
   });
@@ -152,7 +154,20 @@ describe('Server services', () => {
           ),
         );
         expect((error as Error).message).to.match(
-          /PersistentSubscriptions\.Create is not implemented.*persistent subscriptions/,
+          /PersistentSubscriptions\.Create is not available: persistent subscriptions are not implemented in the embedded store/,
+        );
+      });
+    });
+
+    describe('when subscribing to a group on a stream', () => {
+      it('ends the subscription with an error naming PersistentSubscriptions.Read', async () => {
+        const subscription = client.subscribeToPersistentSubscriptionToStream('orders', 'workers');
+        const error = await new Promise<Error>((resolve) => {
+          subscription.on('error', resolve);
+          subscription.on('data', () => undefined);
+        });
+        expect(error.message).to.match(
+          /PersistentSubscriptions\.Read is not available: persistent subscriptions/,
         );
       });
     });
