@@ -67,6 +67,19 @@ describe('LogSubscription', () => {
       sub.close();
     });
 
+    it('continues with the new revisions after a soft delete and recreate', async () => {
+      await log.append('s', 'any', events(2));
+      const sub = log.subscribeToStream('s', { from: 'start' });
+      await pull(sub, caughtUp);
+      await log.deleteStream('s', 'any');
+      await log.append('s', 'any', events(1));
+      expect(eventIds(await pull(sub, eventCount(1)))).to.deep.equal(['s@2']);
+      const late = log.subscribeToStream('s', { from: 'start' });
+      expect(eventIds(await pull(late, caughtUp))).to.deep.equal(['s@2']);
+      sub.close();
+      late.close();
+    });
+
     it('resolves $ce- links when asked', async () => {
       await log.close();
       log = await EventLog.open({ memory: true });
