@@ -194,7 +194,8 @@ export class EventLog implements SubscriptionHost {
 
   /**
    * Appends events to `stream` under the expected-revision rules of EventStoreDB.
-   * Resolves once the events are durable (fsynced; immediately in memory mode).
+   * Resolves once the events are durable (fsynced; immediately in memory mode). The log
+   * keeps the given `data`/`metadata` arrays as they are (no copy): do not mutate them.
    *
    * @throws WrongExpectedVersionError, StreamDeletedError, MaxAppendSizeExceededError,
    *   InvalidEventError, StoreClosedError
