@@ -40,6 +40,10 @@ export type {
   ReadAllOptions,
 } from './store/event-store';
 
+// embedded EventStoreDB-compatible server
+export { startEventStore } from './server';
+export type { EventStoreServerOptions, EmbeddedEventStore } from './server';
+
 // messages
 export {
   MessageRegistry,
