@@ -15,6 +15,7 @@ export type SagastreamErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'STORE_CLOSED'
   | 'INVALID_POSITION'
+  | 'INVALID_FILTER'
   // messages
   | 'UNKNOWN_EVENT_TYPE'
   | 'MALFORMED_EVENT'
@@ -26,6 +27,9 @@ export type SagastreamErrorCode =
   | 'NON_RETRYABLE'
   | 'NON_DETERMINISM'
   | 'MISSING_DEPENDENCY'
+  | 'STEP_FAILED'
+  | 'DUPLICATE_STEP'
+  | 'SAGA_FAILED'
   | 'PROCESS_QUARANTINED';
 
 /** Base class of every error sagastream throws. */
@@ -139,6 +143,20 @@ export class StoreClosedError extends SagastreamError {
   readonly code = 'STORE_CLOSED' as const;
   constructor(what = 'The event store') {
     super(`${what} is closed.`);
+  }
+}
+
+/** A subscription filter is not usable (e.g. a regular expression that does not compile). */
+export class InvalidFilterError extends SagastreamError {
+  readonly code = 'INVALID_FILTER' as const;
+  constructor(
+    readonly expression: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Subscription filter '${expression}' is not a valid regular expression. Fix the pattern or use prefixes.`,
+      options,
+    );
   }
 }
 
@@ -283,6 +301,120 @@ export class ProcessQuarantinedError extends SagastreamError {
     super(
       `Process ${processName}-${processId} is quarantined since input ${eventId} kept failing. ` +
         `Release it (retry) or skip that input with the CLI or runtime API.`,
+      options,
+    );
+  }
+}
+
+/**
+ * A workflow run, replayed against its recorded history, called a different step than the
+ * one recorded at that position: the code changed under a running workflow. Nothing was
+ * run or recorded; the run is quarantined until the old code is deployed again (or the
+ * change is made compatible) and the run is released.
+ */
+export class NonDeterminismError extends SagastreamError {
+  readonly code = 'NON_DETERMINISM' as const;
+  constructor(
+    readonly workflowId: string,
+    readonly runId: string,
+    /** Position of the step call in the run, from 0. */
+    readonly position: number,
+    /** The step recorded at that position. */
+    readonly expectedStep: string,
+    /** The step the code called instead. */
+    readonly actualStep: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Workflow run ${workflowId}-${runId} is not deterministic: step #${position} is recorded as ` +
+        `'${expectedStep}' but the code now calls '${actualStep}'. Do not reorder, rename or remove steps ` +
+        `while runs are in flight: deploy the previous code for these runs, or give the new version another workflow id.`,
+      options,
+    );
+  }
+}
+
+/** An action context capability was used without the dependency that backs it. */
+export class MissingDependencyError extends SagastreamError {
+  readonly code = 'MISSING_DEPENDENCY' as const;
+  constructor(
+    /** The missing option, e.g. `repository`, `eventBus`, `commandBus`. */
+    readonly dependency: string,
+    /** What needed it, e.g. `ctx.publish` in action 'foo'. */
+    readonly usedBy: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${usedBy} needs a ${dependency}, but none is configured. Pass \`${dependency}\` to the SagaExecutor options.`,
+      options,
+    );
+  }
+}
+
+/**
+ * A workflow step failed for good: it threw a `NonRetryableError`, or it kept throwing
+ * until its attempts ran out. Thrown from `step.run` into the workflow function; left
+ * uncaught, it fails the run and its compensations run.
+ */
+export class StepFailedError extends SagastreamError {
+  readonly code = 'STEP_FAILED' as const;
+  constructor(
+    readonly workflowId: string,
+    readonly runId: string,
+    readonly step: string,
+    readonly attempts: number,
+    /** The last error, as recorded (`message`, `code`, `name`). */
+    readonly failure: { readonly message: string; readonly code?: string; readonly name?: string },
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Step '${step}' of workflow run ${workflowId}-${runId} failed after ${attempts} attempt${
+        attempts === 1 ? '' : 's'
+      }: ${failure.message}`,
+      options,
+    );
+  }
+}
+
+/** A workflow called two steps by the same name in one run; step names identify recorded results. */
+export class DuplicateStepError extends SagastreamError {
+  readonly code = 'DUPLICATE_STEP' as const;
+  constructor(
+    readonly workflowId: string,
+    readonly step: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Workflow '${workflowId}' called step '${step}' twice in one run. Give each step call its own name ` +
+        `(e.g. include the loop index).`,
+      options,
+    );
+  }
+}
+
+/**
+ * An action saga did not complete: an action failed, and its compensations either all ran
+ * (`status: 'compensated'`) or one of them failed for good (`status: 'compensationFailed'`,
+ * which needs an operator).
+ */
+export class SagaFailedError extends SagastreamError {
+  readonly code = 'SAGA_FAILED' as const;
+  constructor(
+    readonly saga: string,
+    readonly sagaId: string,
+    /** The action that failed. */
+    readonly action: string,
+    readonly status: 'compensated' | 'compensationFailed',
+    /** The failed compensating action when `status` is `compensationFailed`. */
+    readonly failedCompensation: string | undefined,
+    readonly failure: { readonly message: string; readonly code?: string; readonly name?: string },
+    options?: { cause?: unknown },
+  ) {
+    super(
+      status === 'compensated'
+        ? `Saga ${saga}-${sagaId} failed in action '${action}' (${failure.message}); every completed action was compensated.`
+        : `Saga ${saga}-${sagaId} failed in action '${action}' (${failure.message}) and compensation ` +
+            `'${failedCompensation ?? '?'}' failed too; the saga needs an operator (see its stream).`,
       options,
     );
   }

@@ -1,4 +1,4 @@
-import { StreamDeletedError } from '../errors';
+import { InvalidFilterError, StreamDeletedError } from '../errors';
 import type { StreamState } from './event-log';
 import type { AllSubscriptionOptions, LogSubscription, ResolvedEvent, SubscriptionMessage } from './types';
 
@@ -179,7 +179,12 @@ export class AllSubscription extends Subscription {
     if (filter) {
       const byType = filter.on === 'eventType';
       if (filter.regex) {
-        const regex = new RegExp(filter.regex);
+        let regex: RegExp;
+        try {
+          regex = new RegExp(filter.regex);
+        } catch (cause) {
+          throw new InvalidFilterError(filter.regex, { cause });
+        }
         this.matches = (entry) => regex.test(byType ? entry.event!.type : entry.event!.stream);
       } else {
         const prefixes = filter.prefixes ?? [];

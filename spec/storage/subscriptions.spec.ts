@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { InvalidPositionError, StreamDeletedError } from '../../lib/errors';
+import { InvalidFilterError, InvalidPositionError, StreamDeletedError } from '../../lib/errors';
 import { EventLog, type SubscriptionMessage } from '../../lib/storage';
 import { event, eventIds, events, pull, tempDir } from './helpers';
 
@@ -127,6 +127,19 @@ describe('LogSubscription', () => {
       const pending = sub[Symbol.asyncIterator]().next();
       await log.close();
       expect((await pending).done).to.equal(true);
+    });
+  });
+
+  describe('when the filter regex does not compile', () => {
+    it('throws InvalidFilterError naming the pattern', () => {
+      expect(() =>
+        log.subscribeToAll({
+          from: 'start',
+          filter: { on: 'streamName', regex: '(order', checkpointInterval: 1 },
+        }),
+      )
+        .to.throw(InvalidFilterError)
+        .with.property('expression', '(order');
     });
   });
 

@@ -119,13 +119,16 @@ function parseRead(request: ReadReq): ParsedRead {
 }
 
 /** Whether the original record (the link, when there is one) passes `filter`. */
-function passes(filter: EventFilter, resolved: ResolvedEvent): boolean {
-  const record = resolved.link ?? resolved.event;
-  if (record === undefined) return false;
-  const subject = filter.on === 'eventType' ? record.type : record.stream;
-  if (filter.regex !== undefined) return new RegExp(filter.regex).test(subject);
+function filterPredicate(filter: EventFilter): (resolved: ResolvedEvent) => boolean {
+  const regex = filter.regex !== undefined ? new RegExp(filter.regex) : undefined;
   const prefixes = filter.prefixes ?? [];
-  return prefixes.length === 0 || prefixes.some((prefix) => subject.startsWith(prefix));
+  return (resolved) => {
+    const record = resolved.link ?? resolved.event;
+    if (record === undefined) return false;
+    const subject = filter.on === 'eventType' ? record.type : record.stream;
+    if (regex !== undefined) return regex.test(subject);
+    return prefixes.length === 0 || prefixes.some((prefix) => subject.startsWith(prefix));
+  };
 }
 
 function toSubscriptionResp(message: SubscriptionMessage, uuidAsString: boolean): ReadResp {
@@ -179,7 +182,7 @@ async function serveCount(
       resolveLinks: read.resolveLinks,
     });
     const filter = read.filter;
-    if (filter !== undefined) events = events.filter((event) => passes(filter, event)).slice(0, count);
+    if (filter !== undefined) events = events.filter(filterPredicate(filter)).slice(0, count);
   }
   for (const event of events) {
     if (!(await writeWithBackpressure(call, toReadEventResp(event, read.uuidAsString)))) return;
