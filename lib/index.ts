@@ -12,6 +12,7 @@ export {
   StoreUnavailableError,
   StoreClosedError,
   InvalidPositionError,
+  InvalidFilterError,
   DefinitionError,
   UnknownEventTypeError,
   MalformedEventError,
