@@ -1,0 +1,453 @@
+import { randomUUID } from 'node:crypto';
+import { WrongExpectedVersionError } from '../errors';
+import { ProcessEventTypes as P } from '../process/process-events';
+import { backoffDelay } from '../runtime/backoff';
+import type { CheckpointTicket } from '../runtime/checkpoint-tracker';
+import type { Clock } from '../runtime/clock';
+import { KeyedWorkQueue } from '../runtime/keyed-work-queue';
+import type { Logger } from '../runtime/logger';
+import { SubscriptionConsumer } from '../runtime/subscription-consumer';
+import type { EventStore, StoredEventRecord } from '../store/event-store';
+import type { RetryPolicy, Workflow } from './create-workflow';
+import { RunExecution } from './run-execution';
+import { type RunState, type WorkflowEvent, isFinished, replayRun, runStream } from './run-state';
+import { failureInfo } from './step-events';
+
+/** Something a workflow runtime did that an operator or a test may want to know. */
+export interface WorkflowReport {
+  readonly kind:
+    | 'started'
+    | 'completed'
+    | 'compensated'
+    | 'compensationFailed'
+    | 'quarantined'
+    | 'suspended'
+    /** Waiting for the run that holds its concurrency key. */
+    | 'queued'
+    /** A pass was cut short (a concurrent writer, a store failure); it is retried. */
+    | 'retry';
+  readonly workflowId: string;
+  readonly runId: string;
+  /** Set for `quarantined` and `retry`. */
+  readonly error?: unknown;
+  /** Set for `suspended` when a timer will wake the run (ms since the epoch). */
+  readonly wakeAt?: number;
+}
+
+/** Settings a host takes from its runtime. */
+export interface WorkflowHostSettings {
+  readonly store: EventStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly retry: RetryPolicy;
+  readonly concurrency: number;
+  readonly batchSize: number;
+  readonly checkpointIntervalMs: number;
+  readonly report: (report: WorkflowReport) => void;
+}
+
+type Job =
+  | { readonly kind: 'start'; readonly event: WorkflowEvent; readonly done: () => void }
+  | { readonly kind: 'input'; readonly event: WorkflowEvent; readonly done: () => void }
+  | { readonly kind: 'wake' };
+
+interface Gate {
+  holder: string | undefined;
+  readonly waiting: string[];
+}
+
+const TERMINAL = new Set<string>([P.ProcessCompleted, P.ProcessCompensated, P.ProcessCompensationFailed]);
+
+/**
+ * Runs one workflow: a checkpointed `$all` subscription filtered by its trigger and
+ * awaited event types, a per-run FIFO queue (every pass over a run is serialised), the
+ * correlation index of active runs, the concurrency-key gates and the wake-up timers.
+ * Everything it keeps in memory is rebuilt from `$ce-<workflowId>` on start.
+ */
+export class WorkflowHost {
+  private readonly queue: KeyedWorkQueue<Job>;
+  private readonly consumer: SubscriptionConsumer;
+  private readonly byCorrelation = new Map<string, Set<string>>();
+  private readonly keysOf = new Map<
+    string,
+    { correlation: string | undefined; concurrency: string | undefined }
+  >();
+  private readonly gates = new Map<string, Gate>();
+  private readonly timers = new Map<string, () => void>();
+  private readonly retries = new Map<string, number>();
+  private stopping = false;
+
+  constructor(
+    private readonly workflow: Workflow<never, unknown>,
+    private readonly settings: WorkflowHostSettings,
+  ) {
+    this.queue = new KeyedWorkQueue<Job>({
+      concurrency: settings.concurrency,
+      worker: (runId, job) => this.work(runId, job),
+      onError: (error, runId) =>
+        settings.logger.error('workflow job failed', { runId, error: String(error) }),
+    });
+    const types = [...new Set([...workflow.triggerTypes, ...workflow.awaitedTypes])];
+    this.consumer = new SubscriptionConsumer({
+      store: settings.store,
+      name: `workflow.${workflow.id}`,
+      source: { all: true, filter: { eventTypePrefixes: types, excludeSystemEvents: true } },
+      clock: settings.clock,
+      logger: settings.logger,
+      onEvent: (record, ticket) => this.take(record, ticket),
+      waitForCapacity: () => this.queue.whenBelow(settings.batchSize * 2),
+      drain: () => this.queue.whenIdle(),
+      batchSize: settings.batchSize,
+      checkpointIntervalMs: settings.checkpointIntervalMs,
+    });
+  }
+
+  /** Resumes every unfinished run from its stream, then subscribes from the checkpoint. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    await this.recover();
+    await this.consumer.start();
+  }
+
+  /** Stops subscribing and waking runs, lets the passes in flight finish, stores the checkpoint. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+    await this.consumer.stop();
+    await this.queue.whenIdle();
+  }
+
+  /** True when the subscription has caught up and no pass is queued or running. */
+  isSettled(): boolean {
+    return this.consumer.caughtUp && this.queue.size === 0;
+  }
+
+  /** Lifts a run's quarantine (after a code fix) and drives it again. */
+  async release(runId: string): Promise<void> {
+    const state = await this.load(runId);
+    if (!state.quarantine) return;
+    await this.settings.store.append(
+      state.stream,
+      [
+        {
+          id: randomUUID(),
+          type: P.ProcessReleased,
+          data: { eventId: state.quarantine.eventId, skipped: false },
+        },
+      ],
+      { expectedRevision: state.revision ?? 'no_stream' },
+    );
+    if (state.trigger) this.track(runId, state.trigger);
+    this.queue.push(runId, { kind: 'wake' });
+  }
+
+  private async recover(): Promise<void> {
+    const runs = new Map<string, boolean>();
+    for (const record of await this.settings.store.readStream(`$ce-${this.workflow.id}`)) {
+      if (record.type === P.ProcessStarted) runs.set(record.stream, runs.get(record.stream) ?? false);
+      else if (TERMINAL.has(record.type)) runs.set(record.stream, true);
+    }
+    for (const [stream, finished] of runs) {
+      if (finished) continue;
+      const runId = stream.slice(this.workflow.id.length + 1);
+      const state = await this.load(runId);
+      if (!state.trigger || isFinished(state)) continue;
+      this.track(runId, state.trigger);
+      this.queue.push(runId, { kind: 'wake' });
+    }
+  }
+
+  /** Routes one subscription event; synchronous so that routing follows subscription order. */
+  private take(record: StoredEventRecord, ticket: CheckpointTicket): void {
+    const event = toWorkflowEvent(record);
+    const isTrigger = event !== undefined && this.workflow.triggerTypes.has(event.type);
+    const targets =
+      event !== undefined && this.workflow.awaitedTypes.has(event.type)
+        ? [...(this.byCorrelation.get(this.correlationOf(event) ?? '\u0000') ?? [])].filter(
+            (id) => id !== event.id,
+          )
+        : [];
+    let pending = (isTrigger ? 1 : 0) + targets.length;
+    if (event === undefined || pending === 0) {
+      if (event === undefined && record.type !== '$>') {
+        this.settings.logger.warn('workflow input is not a JSON object; skipped', {
+          workflow: this.workflow.id,
+          stream: record.stream,
+          revision: record.revision,
+        });
+      }
+      ticket.done();
+      return;
+    }
+    const done = (): void => {
+      if (--pending === 0) ticket.done();
+    };
+    if (isTrigger) {
+      this.track(event.id, event);
+      this.queue.push(event.id, { kind: 'start', event, done });
+    }
+    for (const runId of targets) this.queue.push(runId, { kind: 'input', event, done });
+  }
+
+  private async work(runId: string, job: Job): Promise<void> {
+    if (this.stopping && job.kind === 'wake') return;
+    try {
+      if (job.kind === 'start') await this.recordStart(runId, job.event);
+      else if (job.kind === 'input') await this.recordInput(runId, job.event);
+    } catch (error) {
+      // The input is not recorded: keep its checkpoint ticket open and try again later.
+      this.settings.logger.warn('recording a workflow input failed; retrying', {
+        runId,
+        error: String(error),
+      });
+      this.retryLater(runId, job, error);
+      return;
+    }
+    if (job.kind !== 'wake') job.done();
+    if (this.holdsGate(runId)) await this.drive(runId);
+  }
+
+  private async recordStart(runId: string, event: WorkflowEvent): Promise<void> {
+    const state = await this.load(runId);
+    if (state.status !== 'new') {
+      if (isFinished(state)) this.finish(runId);
+      return;
+    }
+    const metadata = {
+      $correlationId:
+        typeof event.metadata.$correlationId === 'string' ? event.metadata.$correlationId : runId,
+      $causationId: event.id,
+    };
+    try {
+      await this.settings.store.append(
+        state.stream,
+        [
+          {
+            id: randomUUID(),
+            type: P.ProcessStarted,
+            data: {
+              process: this.workflow.id,
+              processId: runId,
+              definitionVersion: this.workflow.options.version ?? 1,
+            },
+            metadata,
+          },
+          { id: randomUUID(), type: P.InputRecorded, data: inputData(event, true), metadata },
+        ],
+        { expectedRevision: 'no_stream' },
+      );
+    } catch (error) {
+      // Another worker started it first: the same run, nothing to do.
+      if (error instanceof WrongExpectedVersionError) return;
+      throw error;
+    }
+    this.report('started', runId);
+    if (!this.holdsGate(runId)) this.report('queued', runId);
+  }
+
+  private async recordInput(runId: string, event: WorkflowEvent): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const state = await this.load(runId);
+      if (isFinished(state)) {
+        this.finish(runId);
+        return;
+      }
+      if (state.status === 'new' || state.inputIds.has(event.id)) return;
+      try {
+        await this.settings.store.append(
+          state.stream,
+          [
+            {
+              id: randomUUID(),
+              type: P.InputRecorded,
+              data: inputData(event, false),
+              metadata: { $correlationId: runId, $causationId: event.id },
+            },
+          ],
+          { expectedRevision: state.revision ?? 'no_stream' },
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError) || attempt >= 5) throw error;
+      }
+    }
+  }
+
+  /** One pass over the run, then whatever its outcome calls for. */
+  private async drive(runId: string): Promise<void> {
+    this.timers.get(runId)?.();
+    this.timers.delete(runId);
+    const state = await this.load(runId);
+    if (isFinished(state)) {
+      this.finish(runId);
+      return;
+    }
+    if (state.status === 'new' || state.quarantine) return;
+    const execution = new RunExecution(this.workflow, state, {
+      store: this.settings.store,
+      clock: this.settings.clock,
+      retry: this.settings.retry,
+    });
+    const result = await execution.advance();
+    switch (result.kind) {
+      case 'finished':
+        this.retries.delete(runId);
+        this.report(result.status, runId);
+        this.finish(runId);
+        break;
+      case 'suspended':
+        this.retries.delete(runId);
+        if (result.wakeAt !== undefined) this.wakeAt(runId, result.wakeAt);
+        this.report('suspended', runId, result.wakeAt === undefined ? {} : { wakeAt: result.wakeAt });
+        break;
+      case 'quarantined':
+        this.retries.delete(runId);
+        this.settings.logger.error('workflow run quarantined', {
+          run: runStream(this.workflow.id, runId),
+          error: failureInfo(result.error),
+        });
+        this.report('quarantined', runId, { error: result.error });
+        break;
+      case 'retry':
+        this.report('retry', runId, { error: result.error });
+        this.retryLater(runId, { kind: 'wake' }, result.error);
+        break;
+    }
+  }
+
+  private retryLater(runId: string, job: Job, error: unknown): void {
+    const attempt = (this.retries.get(runId) ?? 0) + 1;
+    this.retries.set(runId, attempt);
+    if (!(error instanceof WrongExpectedVersionError)) {
+      this.settings.logger.warn('workflow pass retried', { runId, attempt, error: String(error) });
+    }
+    const delay = backoffDelay(attempt, { initialDelayMs: 10, maxDelayMs: 5000 });
+    this.settings.clock.setTimer(() => {
+      if (!this.stopping) this.queue.push(runId, job);
+    }, delay);
+  }
+
+  private wakeAt(runId: string, at: number): void {
+    const cancel = this.settings.clock.setTimer(
+      () => {
+        this.timers.delete(runId);
+        if (!this.stopping) this.queue.push(runId, { kind: 'wake' });
+      },
+      Math.max(0, at - this.settings.clock.now()),
+    );
+    this.timers.set(runId, cancel);
+  }
+
+  /** Indexes an active run by correlation key and queues it behind its concurrency key. */
+  private track(runId: string, trigger: WorkflowEvent): void {
+    if (this.keysOf.has(runId)) return;
+    const correlation = this.correlationOf(trigger);
+    const concurrency = this.call(
+      () => this.workflow.options.concurrencyKey?.(trigger as never),
+      'concurrencyKey',
+    );
+    this.keysOf.set(runId, { correlation, concurrency });
+    if (correlation !== undefined) {
+      let runs = this.byCorrelation.get(correlation);
+      if (!runs) this.byCorrelation.set(correlation, (runs = new Set()));
+      runs.add(runId);
+    }
+    if (concurrency !== undefined) {
+      let gate = this.gates.get(concurrency);
+      if (!gate) this.gates.set(concurrency, (gate = { holder: undefined, waiting: [] }));
+      if (gate.holder === undefined) gate.holder = runId;
+      else if (gate.holder !== runId) gate.waiting.push(runId);
+    }
+  }
+
+  private holdsGate(runId: string): boolean {
+    const concurrency = this.keysOf.get(runId)?.concurrency;
+    return concurrency === undefined || this.gates.get(concurrency)?.holder === runId;
+  }
+
+  /** Forgets a finished run and hands its concurrency key to the next run waiting for it. */
+  private finish(runId: string): void {
+    const keys = this.keysOf.get(runId);
+    this.keysOf.delete(runId);
+    this.timers.get(runId)?.();
+    this.timers.delete(runId);
+    if (!keys) return;
+    if (keys.correlation !== undefined) {
+      const runs = this.byCorrelation.get(keys.correlation);
+      runs?.delete(runId);
+      if (runs?.size === 0) this.byCorrelation.delete(keys.correlation);
+    }
+    if (keys.concurrency !== undefined) {
+      const gate = this.gates.get(keys.concurrency);
+      if (!gate) return;
+      const index = gate.waiting.indexOf(runId);
+      if (index >= 0) gate.waiting.splice(index, 1);
+      if (gate.holder !== runId) return;
+      gate.holder = gate.waiting.shift();
+      if (gate.holder === undefined) this.gates.delete(keys.concurrency);
+      else this.queue.push(gate.holder, { kind: 'wake' });
+    }
+  }
+
+  private correlationOf(event: WorkflowEvent): string | undefined {
+    const correlate = this.workflow.options.correlate;
+    return correlate ? this.call(() => correlate(event), 'correlate') : event.stream;
+  }
+
+  private call(fn: () => string | undefined, what: string): string | undefined {
+    try {
+      return fn();
+    } catch (error) {
+      this.settings.logger.error(`workflow ${what} threw; the event is not correlated`, {
+        workflow: this.workflow.id,
+        error: String(error),
+      });
+      return undefined;
+    }
+  }
+
+  private async load(runId: string): Promise<RunState> {
+    return replayRun(
+      this.workflow.id,
+      runId,
+      await this.settings.store.readStream(runStream(this.workflow.id, runId)),
+    );
+  }
+
+  private report(kind: WorkflowReport['kind'], runId: string, extra: Partial<WorkflowReport> = {}): void {
+    this.settings.report({ kind, workflowId: this.workflow.id, runId, ...extra });
+  }
+}
+
+function toWorkflowEvent(record: StoredEventRecord): WorkflowEvent | undefined {
+  if (
+    !record.isJson ||
+    typeof record.data !== 'object' ||
+    record.data === null ||
+    Array.isArray(record.data)
+  ) {
+    return undefined;
+  }
+  return {
+    id: record.id,
+    type: record.type,
+    stream: record.stream,
+    revision: record.revision.toString(),
+    data: record.data as Record<string, unknown>,
+    metadata: record.metadata,
+  };
+}
+
+/** `InputRecorded` with the whole event, so a replay needs nothing but the run's stream. */
+function inputData(event: WorkflowEvent, trigger: boolean): Record<string, unknown> {
+  return {
+    eventId: event.id,
+    kind: 'event',
+    type: event.type,
+    stream: event.stream,
+    revision: event.revision,
+    ...(trigger ? { trigger: true } : {}),
+    event,
+  };
+}
