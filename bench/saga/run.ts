@@ -1,13 +1,14 @@
 // npm run bench:saga: the order-fulfillment saga end to end on the embedded server (back-end B),
 // the framework side by side with a hand-written floor. See /work/shared/BENCHMARKS.md and
 // bench/saga/README.md.
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { generateOrders } from '../../samples/order-fulfillment/place-orders';
 import { startServerProcess } from '../harness/embedded-server';
+import { summarizeProfile } from '../harness/profile-summary';
 import {
   environment,
   formatMiB,
@@ -53,7 +54,7 @@ interface Options {
   seed: number;
   variants: string[];
   memory: boolean;
-  profile: boolean;
+  profile: string[] | boolean;
   nodeFlags: string[];
   out: string;
   stallMs: number;
@@ -73,11 +74,11 @@ const program = new Command('bench:saga')
   )
   .option(
     '--orders <n>',
-    'measured orders per run (at least 2x the largest size is used)',
+    'measured orders per run (at least 1.25x the sagas in flight, so the pipeline refills)',
     int('--orders'),
-    2000,
+    500,
   )
-  .option('--warmup <n>', 'warm-up orders per run, excluded from the numbers', int('--warmup'), 300)
+  .option('--warmup <n>', 'warm-up orders per run, excluded from the numbers', int('--warmup'), 100)
   .option('--seed <n>', 'seed of the order generator', int('--seed'), 42)
   .option(
     '--variants <list>',
@@ -86,7 +87,11 @@ const program = new Command('bench:saga')
     [FLOOR, FRAMEWORK],
   )
   .option('--memory', 'in-memory server log instead of the durable one', false)
-  .option('--profile', `run ${FRAMEWORK} children with --cpu-prof (profiles in <out>/profiles)`, false)
+  .option(
+    '--profile [variants]',
+    `CPU-profile the measured window of these variants (default ${FRAMEWORK}) into <out>/profiles; numbers then carry the profiler's overhead`,
+    (v) => v.split(',').map((s) => s.trim()),
+  )
   .option(
     '--node-flags <flags>',
     'extra Node flags for the variant children, space-separated',
@@ -150,8 +155,8 @@ async function main(): Promise<number> {
   const options = program.parse().opts<Options>();
   for (const v of options.variants)
     if (!VARIANTS[v]) throw new Error(`Unknown variant '${v}' (known: ${Object.keys(VARIANTS).join(', ')}).`);
-  const maxSize = Math.max(...options.sizes);
-  const orders = Math.max(options.orders, 2 * maxSize);
+  const ordersAt = (size: number) => Math.max(options.orders, Math.ceil(1.25 * size));
+  const orders = Math.max(...options.sizes.map(ordersAt));
   const out = resolve(options.out);
 
   // The same seeded input for every variant and run (fresh server per run, so ids never clash).
@@ -167,7 +172,7 @@ async function main(): Promise<number> {
   const backend = `B: embedded server (${options.memory ? 'in-memory' : 'durable, fsynced'} log) in its own process, over @eventstore/db-client 6.2.1`;
   console.log(`bench:saga  ${backend}`);
   console.log(
-    `  ${orders} measured + ${options.warmup} warm-up orders per run (10% compensations), seed ${options.seed}; ` +
+    `  ${options.sizes.map((n) => `${ordersAt(n)}@${n}`).join(', ')} measured orders + ${options.warmup} warm-up per run (10% compensations), seed ${options.seed}; ` +
       `${options.rounds} rounds x sizes ${options.sizes.join('/')} x ${options.variants.join('/')} = ${schedule.length} runs\n`,
   );
   const bar = process.stdout.isTTY
@@ -181,19 +186,23 @@ async function main(): Promise<number> {
       bar?.update(i, { what });
       const server = await startServerProcess({ memory: options.memory });
       try {
-        const profile = options.profile && planned.variant === FRAMEWORK;
-        const nodeFlags = [
-          ...options.nodeFlags,
-          ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(out, 'profiles')}`] : []),
-        ];
+        const profiled = options.profile === true ? [FRAMEWORK] : options.profile || [];
+        const profile = profiled.includes(planned.variant)
+          ? {
+              dir: join(out, 'profiles'),
+              name: `saga-${planned.variant}-${planned.case}-r${planned.round}-${Date.now()}`,
+            }
+          : undefined;
+        const nodeFlags = options.nodeFlags;
         const input: SagaChildInput = {
           variant: planned.variant,
           connectionString: server.connectionString,
           ordersFile,
           warmup: options.warmup,
-          orders,
+          orders: ordersAt(planned.case),
           inFlight: planned.case,
           stallMs: options.stallMs,
+          ...(profile ? { profile } : {}),
         };
         const child = await runChild<SagaChildResult>({
           script: VARIANTS[planned.variant] as string,
@@ -389,11 +398,31 @@ async function main(): Promise<number> {
     );
   }
 
+  const profiles = runs.filter((run) => typeof run.result.details.profileFile === 'string');
+  for (const variant of options.variants) {
+    const run = profiles.find((p) => p.variant === variant);
+    if (!run) continue;
+    const file = run.result.details.profileFile as string;
+    const s = summarizeProfile(
+      JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof summarizeProfile>[0],
+      15,
+    );
+    console.log(
+      `\nProfile of ${variant} @${run.inFlight} (measured window, ${formatNumber(s.totalMs)} ms): ${file}`,
+    );
+    for (const h of s.inclusive)
+      console.log(`  ${formatNumber(h.ms).padStart(7)} ms ${h.percent.toFixed(1).padStart(5)}%  ${h.where}`);
+  }
+
   const file = writeResultJson(out, 'saga', {
     benchmark: 'bench:saga',
     backend,
     environment: environment(),
-    options: { ...options, orders, out: undefined },
+    options: {
+      ...options,
+      ordersPerSize: Object.fromEntries(options.sizes.map((n) => [n, ordersAt(n)])),
+      out: undefined,
+    },
     targets: { throughputRatioAtLeast: TARGET_THROUGHPUT, clientCpuRatioAtMost: TARGET_CLIENT_CPU },
     frameworkBudget: FRAMEWORK_BUDGET,
     workloadPerRun: runs[0] ? workloadFor(pathsList(runs[0].result.paths)) : undefined,

@@ -5,6 +5,7 @@ import type { PlacedOrderData } from '../../samples/order-fulfillment/place-orde
 import type { EventStore } from '../../lib/store/event-store';
 import type { ChildContext } from '../harness/child';
 import { type CpuSnapshot, type ProcessSample, ProcessMeter, cpuBetween } from '../harness/process-meter';
+import { startCpuProfile } from '../harness/profiler';
 import type { SagaPath } from './budget';
 import type { OpCounts } from './counting-event-store';
 
@@ -20,6 +21,8 @@ export interface SagaChildInput {
   readonly inFlight: number;
   /** Give up (and count the rest as lost) after this long without a saga finishing. */
   readonly stallMs: number;
+  /** Profile the measured window (not start-up or warm-up) into this directory. */
+  readonly profile?: { readonly dir: string; readonly name: string };
 }
 
 /** Latency of whole sagas, closed loop (a new order is placed when one finishes), in microseconds. */
@@ -201,11 +204,13 @@ export async function measureSagas(
     numberOfSignificantValueDigits: 3,
   });
   const serverBefore = await ctx.request<CpuSnapshot>('server-sample');
+  const profiling = input.profile ? await startCpuProfile(input.profile.dir, input.profile.name) : undefined;
   const meter = new ProcessMeter().start();
   const finished = await drive(system, measured, input.inFlight, input.stallMs, (us) =>
     histogram.recordValue(us),
   );
   const client = meter.stop();
+  const profileFile = await profiling?.stop();
   const serverAfter = await ctx.request<CpuSnapshot>('server-sample');
   if (finished === measured.length) await system.settle();
   const counts = system.counts();
@@ -222,7 +227,7 @@ export async function measureSagas(
     'shipment-failed': 0,
   };
   for (const order of measured) paths[pathOf(order)]++;
-  const details = system.details();
+  const details = { ...system.details(), ...(profileFile ? { profileFile } : {}) };
   await system.close();
   const { violations, ...rest } = summary;
   return {
