@@ -9,9 +9,10 @@
  * object per variant, every run plus median/min/max) and to a table on stdout.
  *
  * Options: --rounds <n> (default 3), --variants a,b, --workloads a,b,
- *          --duration <ms per duration-bound workload> (default 1000),
- *          --warm-up <unmeasured ms before each workload> (default 300),
- *          --catch-up <events> (default 20000), --short-streams <n> (default 1000).
+ *          --duration <ms per duration-bound workload> (default 700),
+ *          --warm-up <unmeasured ms before each workload> (default 250),
+ *          --global-warm-up <unmeasured ms before the first workload> (default 1000),
+ *          --catch-up <events> (default 10000), --short-streams <n> (default 500).
  * With EVENTSTORE_CONNECTION_STRING set, the variant `client-real` (back-end C) is added.
  */
 import { spawn } from 'node:child_process';
@@ -102,10 +103,11 @@ async function main(): Promise<void> {
   const variants = (option(args, '--variants', '') || defaultVariants.join(',')).split(',') as VariantName[];
   for (const variant of variants) if (!(variant in VARIANTS)) throw new Error(`unknown variant '${variant}'`);
   const settings = {
-    duration: option(args, '--duration', '1000'),
-    warmUp: option(args, '--warm-up', '300'),
-    catchUp: option(args, '--catch-up', '20000'),
-    shortStreams: option(args, '--short-streams', '1000'),
+    duration: option(args, '--duration', '700'),
+    warmUp: option(args, '--warm-up', '250'),
+    globalWarmUp: option(args, '--global-warm-up', '1000'),
+    catchUp: option(args, '--catch-up', '10000'),
+    shortStreams: option(args, '--short-streams', '500'),
     workloads: option(args, '--workloads', ''),
   };
   const childArgs = [
@@ -113,6 +115,8 @@ async function main(): Promise<void> {
     settings.duration,
     '--warm-up',
     settings.warmUp,
+    '--global-warm-up',
+    settings.globalWarmUp,
     '--catch-up',
     settings.catchUp,
     '--short-streams',

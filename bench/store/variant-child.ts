@@ -3,7 +3,8 @@
  * (setup, then a measured phase), and prints one line `RESULT <json>` for the driver.
  *
  * Usage: node -r ./spec/register.js bench/store/variant-child.ts --variant <name>
- *        [--duration ms] [--warm-up ms] [--catch-up events] [--short-streams n] [--workloads a,b]
+ *        [--duration ms] [--warm-up ms] [--global-warm-up ms] [--catch-up events]
+ *        [--short-streams n] [--workloads a,b]
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -15,7 +16,7 @@ import type { EventStore } from '../../lib/store/event-store';
 import { EventStoreDbEventStore } from '../../lib/store/eventstoredb/eventstoredb-event-store';
 import { LocalEventStore } from '../../lib/store/local/local-event-store';
 import { ProcessMeter, type PhaseUsage } from './process-meter';
-import { InputPool, storeWorkloads } from './workloads';
+import { InputPool, storeWorkloads, warmUpStore } from './workloads';
 
 /** The variants the driver knows, with the back-end letter BENCHMARKS.md uses. */
 export const VARIANTS = {
@@ -109,13 +110,15 @@ async function main(): Promise<void> {
   const variant = option(args, '--variant', '') as VariantName;
   if (!(variant in VARIANTS)) throw new Error(`unknown variant '${variant}'`);
   const settings = {
-    durationMs: Number(option(args, '--duration', '1000')),
-    warmUpMs: Number(option(args, '--warm-up', '300')),
-    catchUpEvents: Number(option(args, '--catch-up', '20000')),
-    shortStreams: Number(option(args, '--short-streams', '1000')),
+    durationMs: Number(option(args, '--duration', '700')),
+    warmUpMs: Number(option(args, '--warm-up', '250')),
+    catchUpEvents: Number(option(args, '--catch-up', '10000')),
+    shortStreams: Number(option(args, '--short-streams', '500')),
   };
   const only = option(args, '--workloads', '');
-  const workloads = storeWorkloads(settings, randomUUID().replace(/-/g, '').slice(0, 8)).filter(
+  const runId = randomUUID().replace(/-/g, '').slice(0, 8);
+  const globalWarmUpMs = Number(option(args, '--global-warm-up', '1000'));
+  const workloads = storeWorkloads(settings, runId).filter(
     (workload) => only === '' || only.split(',').includes(workload.name),
   );
 
@@ -152,6 +155,7 @@ async function main(): Promise<void> {
   const input = new InputPool(20_241_122);
   const results: WorkloadResult[] = [];
   try {
+    await warmUpStore(store, input, globalWarmUpMs, runId);
     for (const workload of workloads) {
       await workload.setup(store, input);
       if (server !== undefined) await server.request('start');

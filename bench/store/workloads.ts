@@ -87,6 +87,23 @@ async function lanes(concurrency: number, worker: (lane: number) => Promise<void
   await Promise.all(Array.from({ length: concurrency }, (_, lane) => worker(lane)));
 }
 
+/**
+ * Warms the whole path (JIT of the client, the connection, the server) before the
+ * first workload, whose own warm-up alone leaves the first measurement cold.
+ */
+export async function warmUpStore(
+  store: EventStore,
+  input: InputPool,
+  ms: number,
+  runId: string,
+): Promise<void> {
+  await warmFor(ms, async (i) => {
+    const stream = `warmUp${runId}-${i % 50}`;
+    await store.append(stream, i % 10 === 0 ? input.events(20) : [input.event()]);
+    if (i % 4 === 0) await store.readStream(stream, { maxCount: 3 });
+  });
+}
+
 /** The store workloads of BENCHMARKS.md (`bench:store`), in run order. */
 export function storeWorkloads(settings: WorkloadSettings, runId: string): Workload[] {
   const stream = (name: string): string => `${name}${runId}`;
@@ -177,10 +194,10 @@ export function storeWorkloads(settings: WorkloadSettings, runId: string): Workl
       name: 'catch-up-subscription',
       description: `subscribe from the start of a ${settings.catchUpEvents}-event stream until caught up`,
       setup: async (store, input) => {
-        for (let written = 0; written < settings.catchUpEvents; written += 100) {
+        for (let written = 0; written < settings.catchUpEvents; written += 500) {
           await store.append(
             stream('catchUp-1'),
-            input.events(Math.min(100, settings.catchUpEvents - written)),
+            input.events(Math.min(500, settings.catchUpEvents - written)),
           );
         }
         for (let i = 0; i < 20; i++) await store.append(stream('warmCatchUp-1'), input.events(100));

@@ -394,6 +394,28 @@ export function eventStoreContract(name: string, factory: () => Promise<EventSto
         expect(delivered.map((item) => item.checkpoint)).to.deep.equal([0n, 1n, 2n, 3n]);
       });
 
+      it('reports links to truncated events as unresolved, advancing the checkpoint', async () => {
+        const category = unique('cat');
+        await store.append(`${category}-a`, numbered(2));
+        await store.append(`${category}-b`, numbered(1));
+        await store.setStreamMetadata(`${category}-a`, { truncateBefore: 1n });
+
+        const items = await collectUntil(store.subscribe({ category }), atLeastEvents(2), DEADLINE_MS);
+
+        const delivered = items.flatMap((item) =>
+          item.kind === 'event'
+            ? [`event ${item.event.stream}@${item.event.revision} #${item.checkpoint}`]
+            : item.kind === 'unresolved'
+              ? [`unresolved #${item.checkpoint}`]
+              : [],
+        );
+        expect(delivered).to.deep.equal([
+          'unresolved #0',
+          `event ${category}-a@1 #1`,
+          `event ${category}-b@0 #2`,
+        ]);
+      });
+
       it('resumes after a checkpoint, exclusively', async () => {
         const category = unique('cat');
         for (let i = 0; i < 5; i++) await store.append(`${category}-${i}`, numbered(1));
