@@ -352,9 +352,10 @@ export class MissingDependencyError extends SagastreamError {
 }
 
 /**
- * A workflow step failed for good: it threw a `NonRetryableError`, or it kept throwing
- * until its attempts ran out. Thrown from `step.run` into the workflow function; left
- * uncaught, it fails the run and its compensations run.
+ * A workflow step (or saga action) failed for good: it threw a `NonRetryableError`, or it
+ * kept throwing until its attempts ran out. Thrown from `step.run` into the workflow
+ * function (from `ctx.run` into the calling action); left uncaught, it fails the run and
+ * its compensations run. `workflowId`/`runId` name the workflow (or saga) and its run.
  */
 export class StepFailedError extends SagastreamError {
   readonly code = 'STEP_FAILED' as const;
@@ -368,7 +369,7 @@ export class StepFailedError extends SagastreamError {
     options?: { cause?: unknown },
   ) {
     super(
-      `Step '${step}' of workflow run ${workflowId}-${runId} failed after ${attempts} attempt${
+      `Step '${step}' of ${workflowId}-${runId} failed after ${attempts} attempt${
         attempts === 1 ? '' : 's'
       }: ${failure.message}`,
       options,

@@ -1,0 +1,336 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { v4 as uuid } from 'uuid';
+import { DefinitionError, MissingDependencyError, SagaFailedError } from '../../lib/errors';
+import { ProcessEventTypes as P } from '../../lib/process/process-events';
+import { defineSaga, type SagaContext } from '../../lib/saga/define-saga';
+import { SagaExecutor } from '../../lib/saga/saga-executor';
+import { EventStoreDbEventStore } from '../../lib/store/eventstoredb/eventstoredb-event-store';
+import type { EventStore } from '../../lib/store/event-store';
+import { LocalEventStore } from '../../lib/store/local/local-event-store';
+import { StepEventTypes as S } from '../../lib/workflow/step-events';
+import { startEmbedded } from '../helpers/embedded';
+import { runChild } from './fixtures/child';
+import { countingSaga } from './fixtures/counting-saga';
+
+const typesOf = async (store: EventStore, stream: string) =>
+  (await store.readStream(stream)).map((e) => e.type);
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('SagaExecutor', () => {
+  let store: LocalEventStore;
+  let calls: string[];
+  const track =
+    (name: string, result: unknown = name) =>
+    () => {
+      calls.push(name);
+      return result;
+    };
+
+  beforeEach(async () => {
+    store = await LocalEventStore.open({ memory: true });
+    calls = [];
+  });
+  afterEach(() => store.close());
+
+  describe('when every action succeeds', () => {
+    it('runs the actions in sequence once each and records the completion', async () => {
+      const setup = defineSaga({
+        name: 'trip',
+        actions: { foo: track('foo', { n: 1 }), bar: track('bar'), baz: track('baz') },
+        sequence: ['foo', 'bar', 'baz'],
+      });
+      const result = await new SagaExecutor({ store }).execute(setup, { sagaId: 's1' });
+      expect(calls).to.deep.equal(['foo', 'bar', 'baz']);
+      expect(result).to.deep.equal({
+        sagaId: 's1',
+        status: 'completed',
+        results: { foo: { n: 1 }, bar: 'bar', baz: 'baz' },
+      });
+      expect(await typesOf(store, 'trip-s1')).to.deep.equal([
+        P.ProcessStarted,
+        P.InputRecorded,
+        S.StepCompleted,
+        S.StepCompleted,
+        S.StepCompleted,
+        P.ProcessCompleted,
+      ]);
+    });
+  });
+
+  describe('when an action fails', () => {
+    const setup = () =>
+      defineSaga({
+        name: 'trip',
+        actions: {
+          foo: track('foo'),
+          bar: track('bar'),
+          baz: () => {
+            calls.push('baz');
+            throw new Error('baz is down');
+          },
+          qux: track('qux'),
+          'fix-foo': track('fix-foo'),
+          'fix-bar': track('fix-bar'),
+        },
+        sequence: ['foo', 'bar', 'baz', 'qux'],
+        compensate: { foo: 'fix-foo', bar: 'fix-bar' },
+      });
+
+    it('skips the remaining actions and compensates the completed ones in reverse order', async () => {
+      const error = await rejection(new SagaExecutor({ store }).execute(setup(), { sagaId: 's2' }));
+      expect(calls).to.deep.equal(['foo', 'bar', 'baz', 'fix-bar', 'fix-foo']);
+      expect(error).to.be.instanceOf(SagaFailedError);
+      expect(error).to.include({ action: 'baz', status: 'compensated', sagaId: 's2' });
+      const types = await typesOf(store, 'trip-s2');
+      expect(types.slice(-7)).to.deep.equal([
+        S.StepFailed,
+        P.ProcessFailed,
+        P.CompensationScheduled,
+        P.CompensationCompleted,
+        P.CompensationScheduled,
+        P.CompensationCompleted,
+        P.ProcessCompensated,
+      ]);
+      const scheduled = (await store.readStream('trip-s2'))
+        .filter((e) => e.type === P.CompensationScheduled)
+        .map((e) => (e.data as { type: string }).type);
+      expect(scheduled).to.deep.equal(['fix-bar', 'fix-foo']);
+    });
+
+    it('reports the failure again, without running anything, when the saga is resumed', async () => {
+      await rejection(new SagaExecutor({ store }).execute(setup(), { sagaId: 's3' }));
+      calls = [];
+      const error = await rejection(new SagaExecutor({ store }).resume(setup(), 's3'));
+      expect(error).to.include({ action: 'baz', status: 'compensated' });
+      expect(calls).to.deep.equal([]);
+    });
+  });
+
+  describe('when a compensating action fails', () => {
+    it('records a terminal compensation failure and leaves the older compensations to an operator', async () => {
+      const setup = defineSaga({
+        name: 'trip',
+        actions: {
+          foo: track('foo'),
+          bar: track('bar'),
+          baz: () => {
+            throw new Error('baz is down');
+          },
+          'fix-foo': track('fix-foo'),
+          'fix-bar': () => {
+            calls.push('fix-bar');
+            throw new Error('cannot undo bar');
+          },
+        },
+        sequence: ['foo', 'bar', 'baz'],
+        compensate: { foo: 'fix-foo', bar: 'fix-bar' },
+      });
+      const error = await rejection(new SagaExecutor({ store }).execute(setup, { sagaId: 's4' }));
+      expect(error).to.include({ status: 'compensationFailed', failedCompensation: 'fix-bar' });
+      expect(calls).to.deep.equal(['foo', 'bar', 'fix-bar']);
+      const events = await store.readStream('trip-s4');
+      expect(events.map((e) => e.type).slice(-2)).to.deep.equal([
+        P.CompensationFailed,
+        P.ProcessCompensationFailed,
+      ]);
+      expect(events.at(-1)?.data).to.deep.include({ step: 'bar' });
+      expect((events.at(-1)?.data as { error: { message: string } }).error.message).to.equal(
+        'cannot undo bar',
+      );
+    });
+  });
+
+  describe('when the saga starts with one action that runs the others', () => {
+    it('records each called action once and returns recorded results on a second call', async () => {
+      const setup = defineSaga({
+        name: 'nested',
+        actions: {
+          bar: async (ctx: SagaContext) => {
+            calls.push('bar');
+            const first = await ctx.run<{ n: number }>('baz');
+            const again = await ctx.run<{ n: number }>('baz');
+            return first.n + again.n;
+          },
+          baz: track('baz', { n: 20 }),
+        },
+        startWith: 'bar',
+      });
+      const result = await new SagaExecutor({ store }).execute(setup, { sagaId: 's5' });
+      expect(calls).to.deep.equal(['bar', 'baz']);
+      expect(result.results).to.deep.equal({ baz: { n: 20 }, bar: 40 });
+    });
+
+    it('compensates the nested actions that completed when the outer one fails', async () => {
+      const setup = defineSaga({
+        name: 'nested',
+        actions: {
+          bar: async (ctx: SagaContext) => {
+            await ctx.run('baz');
+            throw new Error('bar gives up');
+          },
+          baz: track('baz'),
+          'fix-baz': track('fix-baz'),
+        },
+        startWith: 'bar',
+        compensate: { baz: 'fix-baz' },
+      });
+      const error = await rejection(new SagaExecutor({ store }).execute(setup, { sagaId: 's6' }));
+      expect(error).to.include({ action: 'bar', status: 'compensated' });
+      expect(calls).to.deep.equal(['baz', 'fix-baz']);
+    });
+  });
+
+  describe('when the action context reaches for a dependency', () => {
+    const uses = {
+      repository: (ctx: SagaContext) => ctx.repository.load('cart-1'),
+      eventBus: (ctx: SagaContext) => ctx.publish({ type: 'Hello' }),
+      commandBus: (ctx: SagaContext) => ctx.dispatch({ type: 'DoIt' }),
+    };
+    for (const [dependency, use] of Object.entries(uses)) {
+      it(`fails the action with a MissingDependencyError naming ${dependency} when it is not configured`, async () => {
+        let thrown: unknown;
+        const setup = defineSaga({
+          name: 'deps',
+          actions: {
+            only: async (ctx: SagaContext) => {
+              try {
+                await use(ctx);
+              } catch (error) {
+                thrown = error;
+                throw error;
+              }
+            },
+          },
+        });
+        const error = await rejection(
+          new SagaExecutor({ store }).execute(setup, { sagaId: `m-${dependency}` }),
+        );
+        expect(thrown).to.be.instanceOf(MissingDependencyError);
+        expect(thrown).to.include({ dependency });
+        expect((thrown as Error).message)
+          .to.contain(dependency)
+          .and.to.contain("action 'only'");
+        expect(error).to.be.instanceOf(SagaFailedError);
+        expect((error as SagaFailedError).failure.code).to.equal('MISSING_DEPENDENCY');
+      });
+    }
+
+    it('loads an event-sourced aggregate, publishes and dispatches through the configured ones', async () => {
+      await store.append('cart-1', [
+        { id: uuid(), type: 'ItemAdded', data: { price: 3 } },
+        { id: uuid(), type: 'ItemAdded', data: { price: 4 } },
+      ]);
+      const repository = {
+        load: async <T>(id: string) => {
+          const events = await store.readStream(id);
+          return { id, total: events.reduce((sum, e) => sum + (e.data as { price: number }).price, 0) } as T;
+        },
+      };
+      const published: object[] = [];
+      const dispatched: object[] = [];
+      const setup = defineSaga({
+        name: 'deps',
+        actions: {
+          only: async (ctx: SagaContext) => {
+            const cart = await ctx.repository.load<{ total: number }>('cart-1');
+            await ctx.publish({ type: 'CartPriced', total: cart.total });
+            return ctx.dispatch<string>({ type: 'ChargeCart', total: cart.total });
+          },
+        },
+      });
+      const executor = new SagaExecutor({
+        store,
+        repository,
+        eventBus: { publish: (event) => published.push(event) },
+        commandBus: { dispatch: (command) => (dispatched.push(command), 'charged') },
+      });
+      const result = await executor.execute(setup, { sagaId: 'deps-ok' });
+      expect(published).to.deep.equal([{ type: 'CartPriced', total: 7 }]);
+      expect(dispatched).to.deep.equal([{ type: 'ChargeCart', total: 7 }]);
+      expect(result.results.only).to.equal('charged');
+    });
+  });
+
+  describe('defineSaga', () => {
+    it('lists every problem of a definition in one DefinitionError', () => {
+      let error: unknown;
+      try {
+        defineSaga({
+          name: 'bad-name',
+          actions: { foo: () => 1 },
+          sequence: ['foo', 'nope'],
+          compensate: { foo: 'fix-foo' },
+        });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(DefinitionError);
+      expect((error as DefinitionError).problems).to.have.length(3);
+    });
+  });
+
+  describe('when the executor process is killed inside an action', () => {
+    let embedded: Awaited<ReturnType<typeof startEmbedded>>;
+    let remote: EventStoreDbEventStore;
+    let dir: string;
+    before(async () => {
+      embedded = await startEmbedded();
+      remote = new EventStoreDbEventStore(embedded.connectionString);
+      dir = mkdtempSync(join(tmpdir(), 'saga-crash-'));
+    });
+    after(async () => {
+      await remote.close();
+      await embedded.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    for (const [title, crashIn, failBaz, effects] of [
+      ['in the second action', 'bar', false, ['foo', 'bar', 'baz']],
+      ['in a compensation', 'fix-bar', true, ['foo', 'bar', 'baz', 'fix-bar', 'fix-foo']],
+    ] as const) {
+      it(`resumes ${title} in another process; completed actions and compensations do not run again`, async () => {
+        const sagaId = uuid();
+        const callsFile = join(dir, `${sagaId}.calls`);
+        const { exit } = runChild(join(__dirname, 'fixtures', 'saga-worker.ts'), {
+          EVENTSTORE_CONNECTION_STRING: embedded.connectionString,
+          SAGA_ID: sagaId,
+          SAGA_CALLS_FILE: callsFile,
+          SAGA_CRASH_IN: crashIn,
+          SAGA_FAIL_BAZ: failBaz ? '1' : '0',
+        });
+        expect((await exit).signal).to.equal('SIGKILL');
+        expect(await typesOf(remote, `countingSaga-${sagaId}`)).not.to.include.members([
+          P.ProcessCompleted,
+          P.ProcessCompensated,
+        ]);
+
+        const setup = countingSaga(remote, callsFile);
+        const resumed = await new SagaExecutor({ store: remote }).resumeAll(setup);
+        expect(resumed.map((r) => r.sagaId)).to.include(sagaId);
+
+        const lines = readFileSync(callsFile, 'utf8').trim().split('\n');
+        const effectsSeen = (await remote.readStream(`effects-${sagaId}`)).map(
+          (e) => (e.data as { action: string }).action,
+        );
+        expect(effectsSeen).to.deep.equal(effects);
+        // Only the action the kill interrupted ran twice (same idempotency key, so one effect).
+        expect(lines.filter((l) => l === crashIn)).to.have.length(2);
+        for (const done of effects.filter((e) => e !== crashIn))
+          expect(lines.filter((l) => l === done)).to.have.length(1);
+        const last = (await typesOf(remote, `countingSaga-${sagaId}`)).at(-1);
+        expect(last).to.equal(failBaz ? P.ProcessCompensated : P.ProcessCompleted);
+      });
+    }
+  });
+});
