@@ -76,6 +76,33 @@ describe('EventStoreDbEventStore', () => {
     });
   });
 
+  describe('when the server stops under a live subscription', () => {
+    it('fails the subscription with StoreUnavailableError', async () => {
+      const server = await startEventStore({ port: 0, memory: true });
+      const store = new EventStoreDbEventStore(server.connectionString);
+      let failure: unknown;
+      let caughtUp = false;
+      const subscription = store.subscribe({ stream: 'order-1' }).subscribe({
+        next: (batch) => {
+          if (batch.items.some((item) => item.kind === 'caughtUp')) caughtUp = true;
+          batch.ack();
+        },
+        error: (err: unknown) => {
+          failure = err;
+        },
+      });
+      try {
+        await until(() => caughtUp, 5_000, 'the subscription to go live');
+        await server.close();
+        await until(() => failure !== undefined, 10_000, 'the subscription to fail');
+        expect(failure).to.be.instanceOf(StoreUnavailableError);
+      } finally {
+        subscription.unsubscribe();
+        await store.close();
+      }
+    });
+  });
+
   describe('when the server is gone', () => {
     it('reports StoreUnavailableError', async function () {
       this.timeout(30_000);
