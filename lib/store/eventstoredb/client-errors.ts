@@ -72,6 +72,7 @@ export function mapClientError(err: unknown, context: ClientErrorContext): Error
         break;
     }
   }
+  // Errors without an `exception` trailer arrive as UnknownError; only the gRPC code tells them apart.
   const code = (err as { code?: unknown }).code;
   if (
     code === GRPC_INVALID_ARGUMENT &&

@@ -354,6 +354,10 @@ export class EventStoreDbEventStore implements EventStore {
   }
 }
 
+/**
+ * Port event -> client EventData: a `Uint8Array` is a binary event, anything else is
+ * JSON. Metadata is always JSON (the port's metadata is a record).
+ */
 function toEventData(stream: string, event: EventToAppend): EventData {
   const metadata = event.metadata === undefined ? undefined : { ...event.metadata };
   // The client serialises inside an un-awaited promise, where a throw would hang the append.
@@ -377,6 +381,7 @@ function toEventData(stream: string, event: EventToAppend): EventData {
   } as EventData;
 }
 
+/** Throws InvalidEventError for values JSON.stringify rejects (bigint, cycles) or drops (undefined). */
 function assertJson(stream: string, event: EventToAppend, value: unknown, what: string): void {
   if (value === undefined && what === 'metadata') return;
   let text: string | undefined;
@@ -402,6 +407,7 @@ function checkpointStream(name: string): string {
   return `sagastreamCheckpoint-${name}`;
 }
 
+/** Checkpoints are stored as decimal strings: JSON numbers cannot hold a u64 position. */
 function parseCheckpoint(record: StoredEventRecord): bigint | undefined {
   const data = record.data as { checkpoint?: unknown } | null;
   const value = typeof data === 'object' && data !== null ? data.checkpoint : undefined;
@@ -431,6 +437,7 @@ function encodeStreamMetadata(metadata: StreamMetadata): Record<string, unknown>
   return body;
 }
 
+/** EventStoreDB `$metadata` JSON -> port metadata; unknown keys (including `$acl`) pass through. */
 function decodeStreamMetadata(data: unknown): StreamMetadata {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return {};
   const result: Record<string, unknown> = {};

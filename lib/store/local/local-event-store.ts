@@ -243,6 +243,7 @@ function checkpointEvent(checkpoint: bigint): EventToAppend {
   return { id: randomId(), type: CHECKPOINT_EVENT_TYPE, data: { checkpoint: checkpoint.toString() } };
 }
 
+/** Checkpoints are stored as decimal strings: JSON numbers cannot hold a u64 position. */
 function parseCheckpoint(record: StoredEventRecord): bigint | undefined {
   const data = record.data as { checkpoint?: unknown } | null;
   const value = typeof data === 'object' && data !== null ? data.checkpoint : undefined;
@@ -253,6 +254,7 @@ function randomId(): string {
   return randomUUID();
 }
 
+/** A stream or `$ce-` subscription message as a port item (checkpoints are revisions). */
 function streamItem(message: SubscriptionMessage): SubscriptionItem | undefined {
   switch (message.kind) {
     case 'caughtUp':
@@ -270,6 +272,7 @@ function streamItem(message: SubscriptionMessage): SubscriptionItem | undefined 
   }
 }
 
+/** A `$all` subscription message as a port item (checkpoints are commit positions). */
 function allItem(
   message: SubscriptionMessage,
   localMatch: (event: StoredEvent) => boolean,
@@ -329,7 +332,7 @@ function splitFilter(filter: AllFilter): {
 }
 
 /** One regex for "type has one of these prefixes, and (optionally) is not a system type". */
-export function eventTypeRegex(prefixes: readonly string[] | undefined, excludeSystem: boolean): string {
+function eventTypeRegex(prefixes: readonly string[] | undefined, excludeSystem: boolean): string {
   const system = excludeSystem ? '(?=[^$])' : '';
   const anyPrefix =
     prefixes === undefined

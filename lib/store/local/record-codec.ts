@@ -79,6 +79,7 @@ export function decodeRecord(event: StoredEvent, link?: StoredEvent): StoredEven
   };
 }
 
+/** Reads never throw on content: what does not parse comes back as `fallback`. */
 function parseJsonOr<T>(bytes: Uint8Array, fallback: T): unknown {
   if (bytes.length === 0) return fallback;
   try {
@@ -88,6 +89,7 @@ function parseJsonOr<T>(bytes: Uint8Array, fallback: T): unknown {
   }
 }
 
+/** The port promises an object: absent, malformed or non-object metadata reads as `{}`. */
 function parseMetadata(bytes: Uint8Array): Readonly<Record<string, unknown>> {
   const parsed = parseJsonOr(bytes, undefined);
   return isPlainObject(parsed) ? parsed : {};
