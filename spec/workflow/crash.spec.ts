@@ -1,0 +1,92 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { v4 as uuid } from 'uuid';
+import { ProcessEventTypes as P } from '../../lib/process/process-events';
+import { EventStoreDbEventStore } from '../../lib/store/eventstoredb/eventstoredb-event-store';
+import { startEmbedded } from '../helpers/embedded';
+import { until } from '../helpers/until';
+import { runChild } from '../saga/fixtures/child';
+
+const WORKER = join(__dirname, 'fixtures', 'workflow-worker.ts');
+
+describe('WorkflowRuntime crash recovery', () => {
+  let embedded: Awaited<ReturnType<typeof startEmbedded>>;
+  let store: EventStoreDbEventStore;
+  let dir: string;
+  const children: { kill(signal: NodeJS.Signals): boolean }[] = [];
+
+  before(async () => {
+    embedded = await startEmbedded();
+    store = new EventStoreDbEventStore(embedded.connectionString);
+    dir = mkdtempSync(join(tmpdir(), 'wf-crash-'));
+  });
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await store.close();
+    await embedded.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cases = [
+    {
+      title: 'inside a step',
+      crashIn: 'reserve',
+      failShip: false,
+      end: P.ProcessCompleted,
+      effects: ['charge', 'reserve', 'ship'],
+    },
+    {
+      title: 'inside a compensation',
+      crashIn: 'release',
+      failShip: true,
+      end: P.ProcessCompensated,
+      effects: ['charge', 'reserve', 'ship', 'release', 'refund'],
+    },
+  ];
+
+  for (const { title, crashIn, failShip, end, effects } of cases) {
+    describe(`when the worker is SIGKILLed ${title}`, () => {
+      it('finishes the run after a restart with every step and compensation effective exactly once', async () => {
+        const callsFile = join(dir, `${crashIn}.calls`);
+        const env = { EVENTSTORE_CONNECTION_STRING: embedded.connectionString, WF_CALLS_FILE: callsFile };
+        const first = runChild(WORKER, { ...env, WF_CRASH_IN: crashIn });
+        children.push(first.child);
+        const runId = uuid();
+        await store.append(`crashorder-${runId}`, [
+          { id: runId, type: 'CrashOrderPlaced', data: { failShip } },
+        ]);
+        const exit = await first.exit;
+        expect(exit.signal, exit.stderr).to.equal('SIGKILL');
+        const stream = `crashy-${runId}`;
+        expect((await store.readStream(stream)).map((e) => e.type)).not.to.include(end);
+
+        const second = runChild(WORKER, { ...env, WF_CRASH_IN: crashIn });
+        children.push(second.child);
+        await until(
+          async () => (await store.readStream(stream)).some((e) => e.type === end),
+          15_000,
+          `${end}`,
+        );
+        second.child.kill('SIGTERM');
+        expect((await second.exit).code).to.equal(0);
+
+        const effectsSeen = (await store.readStream(`effects-${runId}`)).map(
+          (e) => (e.data as { name: string }).name,
+        );
+        expect(effectsSeen).to.deep.equal(effects);
+        const calls = readFileSync(callsFile, 'utf8').trim().split('\n');
+        // The interrupted step ran again (same idempotency key); nothing recorded before the kill did.
+        for (const name of effects)
+          expect(
+            calls.filter((c) => c === name),
+            name,
+          ).to.have.length(name === crashIn ? 2 : 1);
+        const types = (await store.readStream(stream)).map((e) => e.type);
+        expect(types.filter((t) => t === P.ProcessStarted)).to.have.length(1);
+        expect(types.filter((t) => t === end)).to.have.length(1);
+      });
+    });
+  }
+});
