@@ -12,24 +12,21 @@ export interface WorkerProcess {
 
 /**
  * Starts the sample worker as a child process against `connectionString` and resolves
- * once it reports ready. `env` adds variables (e.g. `SAMPLE_TRANSIENT_FAILURE_RATE`,
- * `SAGASTREAM_CRASH_AT`).
+ * once it prints `worker ready`. `env` adds variables (e.g. `SAMPLE_TRANSIENT_FAILURE_RATE`,
+ * `SAGASTREAM_CRASH_AT`); `script` runs another worker script with the same protocol.
  */
 export async function startWorkerProcess(
   connectionString: string,
   env: Readonly<Record<string, string>> = {},
   readyTimeoutMs = 30_000,
+  script = path.join(__dirname, 'worker.ts'),
 ): Promise<WorkerProcess> {
   const root = path.join(__dirname, '..', '..');
-  const child = spawn(
-    process.execPath,
-    ['-r', path.join(root, 'spec', 'register.js'), path.join(__dirname, 'worker.ts')],
-    {
-      cwd: root,
-      env: { ...process.env, ...env, EVENTSTORE_CONNECTION_STRING: connectionString },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, ['-r', path.join(root, 'spec', 'register.js'), script], {
+    cwd: root,
+    env: { ...process.env, ...env, EVENTSTORE_CONNECTION_STRING: connectionString },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     err = (err + chunk).slice(-20_000);
