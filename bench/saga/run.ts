@@ -31,7 +31,7 @@ import {
 import type { OpCounts } from './counting-event-store';
 import type { SagaChildInput, SagaChildResult } from './workload';
 
-const VARIANTS: Readonly<Record<string, string>> = {
+const VARIANTS: Record<string, string> = {
   floor: join(__dirname, 'floor-variant.ts'),
   sagastream: join(__dirname, 'sagastream-variant.ts'),
 };
@@ -59,6 +59,7 @@ interface Options {
   out: string;
   stallMs: number;
   enforceTargets: boolean;
+  script: string[];
 }
 
 const program = new Command('bench:saga')
@@ -74,9 +75,9 @@ const program = new Command('bench:saga')
   )
   .option(
     '--orders <n>',
-    'measured orders per run (at least 1.25x the sagas in flight, so the pipeline refills)',
+    'measured orders per run (at least the sagas in flight; raise it for steadier numbers at large sizes)',
     int('--orders'),
-    500,
+    400,
   )
   .option('--warmup <n>', 'warm-up orders per run, excluded from the numbers', int('--warmup'), 100)
   .option('--seed <n>', 'seed of the order generator', int('--seed'), 42)
@@ -100,6 +101,12 @@ const program = new Command('bench:saga')
   )
   .option('--out <dir>', 'where the JSON result goes', join(__dirname, '..', 'results'))
   .option('--stall-ms <n>', 'count sagas as lost after this long without progress', int('--stall-ms'), 20_000)
+  .option(
+    '--script <name=path>',
+    'add (or replace) a variant script, e.g. an experiment; repeatable',
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
   .option('--enforce-targets', 'also exit non-zero when a throughput or CPU target is missed', false);
 
 interface Run {
@@ -153,9 +160,14 @@ const perSaga = (n: number, r: SagaChildResult) => n / Math.max(1, r.finished);
 
 async function main(): Promise<number> {
   const options = program.parse().opts<Options>();
+  for (const entry of options.script) {
+    const [name, path] = entry.split('=');
+    if (!name || !path) throw new Error(`--script wants name=path, got '${entry}'.`);
+    VARIANTS[name] = resolve(path);
+  }
   for (const v of options.variants)
     if (!VARIANTS[v]) throw new Error(`Unknown variant '${v}' (known: ${Object.keys(VARIANTS).join(', ')}).`);
-  const ordersAt = (size: number) => Math.max(options.orders, Math.ceil(1.25 * size));
+  const ordersAt = (size: number) => Math.max(options.orders, size);
   const orders = Math.max(...options.sizes.map(ordersAt));
   const out = resolve(options.out);
 
