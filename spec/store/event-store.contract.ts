@@ -581,6 +581,37 @@ export function eventStoreContract(name: string, factory: () => Promise<EventSto
       });
     });
 
+    describe('when $all is subscribed to with an event-type filter', () => {
+      it('delivers only events whose type has one of the prefixes, and no system events', async () => {
+        const type = unique('Type');
+        const stream = unique('order-');
+        const start = await lastAllPosition(store);
+        await store.append(stream, [
+          event(`${type}Placed`, { n: 0 }),
+          event('Unrelated', { n: 1 }),
+          event(`${type}Paid`, { n: 2 }),
+          event(`Other${type}`, { n: 3 }),
+        ]);
+        await store.setStreamMetadata(stream, { owner: 'billing' });
+        await store.append(stream, [event(`${type}Pinned`, { n: 4 })]);
+
+        const items = await collectUntil(
+          store.subscribe(
+            { all: true, filter: { eventTypePrefixes: [`${type}P`, '$meta'], excludeSystemEvents: true } },
+            start === undefined ? {} : { from: start },
+          ),
+          atLeastEvents(3),
+          DEADLINE_MS,
+        );
+
+        expect(eventsOf(items).map((e) => e.type)).to.deep.equal([
+          `${type}Placed`,
+          `${type}Paid`,
+          `${type}Pinned`,
+        ]);
+      });
+    });
+
     describe('when a consumer does not ack', () => {
       it('receives no further batch while hundreds of events are appended, then all of them after acking', async () => {
         const stream = unique('order-');
