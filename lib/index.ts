@@ -41,6 +41,10 @@ export type {
   ReadAllOptions,
 } from './store/event-store';
 
+// store adapters
+export { LocalEventStore, EventStoreDbEventStore } from './store';
+export type { LocalEventStoreOptions } from './store';
+
 // embedded EventStoreDB-compatible server
 export { startEventStore } from './server';
 export type { EventStoreServerOptions, EmbeddedEventStore } from './server';
