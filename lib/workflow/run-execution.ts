@@ -125,6 +125,8 @@ export class RunExecution {
         (error: unknown) => ({ ok: false as const, error }),
       );
     const outcome = await Promise.race([invocation, this.stoppedSignal.then(() => undefined)]);
+    // A step the function did not await may still be running: let it settle (or stop the pass).
+    if (outcome !== undefined) await Promise.race([this.tail, this.stoppedSignal]);
     if (this.stopped || outcome === undefined) return this.stoppedResult();
     if (!outcome.ok) return this.compensate(outcome.error);
     if (state.status !== 'running') {

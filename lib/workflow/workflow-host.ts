@@ -205,7 +205,13 @@ export class WorkflowHost {
       return;
     }
     if (job.kind !== 'wake') job.done();
-    if (this.holdsGate(runId)) await this.drive(runId);
+    if (!this.holdsGate(runId)) return;
+    try {
+      await this.drive(runId);
+    } catch (error) {
+      this.report('retry', runId, { error });
+      this.retryLater(runId, { kind: 'wake' }, error);
+    }
   }
 
   private async recordStart(runId: string, event: WorkflowEvent): Promise<void> {

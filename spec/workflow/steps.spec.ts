@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { v4 as uuid } from 'uuid';
-import { NonDeterminismError, NonRetryableError } from '../../lib/errors';
+import { DuplicateStepError, NonDeterminismError, NonRetryableError } from '../../lib/errors';
 import { ProcessEventTypes as P } from '../../lib/process/process-events';
 import { ManualClock } from '../../lib/runtime/clock';
 import { silentLogger } from '../../lib/runtime/logger';
@@ -292,6 +292,67 @@ describe('Workflow steps', () => {
         await ended('order', runId);
         expect(calls).to.deep.equal(['charge', 'ship']);
       });
+    });
+  });
+
+  describe('misuse', () => {
+    it('quarantines a run that calls two steps by the same name, before running the second', async () => {
+      const wf = createWorkflow({ id: 'twice', triggers: [{ event: 'Go' }] }, async ({ step }) => {
+        await step.run('same', () => calls.push('first'));
+        await step.run('same', () => calls.push('second'));
+      });
+      await start(wf);
+      const runId = await emit('go-1', 'Go');
+      const report = await until(
+        () => runtime?.reports.find((r) => r.runId === runId && r.kind === 'quarantined'),
+        5000,
+        'quarantine',
+      );
+      expect(report.error).to.be.instanceOf(DuplicateStepError);
+      expect(calls).to.deep.equal(['first']);
+    });
+
+    it('quarantines a run that waits for an event type its definition does not await', async () => {
+      const wf = createWorkflow({ id: 'undeclared', triggers: [{ event: 'Go' }] }, async ({ step }) => {
+        await step.waitForEvent('never', { event: 'Unlisted' });
+      });
+      await start(wf);
+      const runId = await emit('go-1', 'Go');
+      const report = await until(
+        () => runtime?.reports.find((r) => r.runId === runId && r.kind === 'quarantined'),
+        5000,
+        'quarantine',
+      );
+      expect((report.error as Error).message)
+        .to.contain("'Unlisted'")
+        .and.to.contain('awaits');
+    });
+  });
+
+  describe('when two workers drive the same workflow', () => {
+    it('records every step and the completion once per run', async () => {
+      const wf = createWorkflow<{ n: number }>(
+        { id: 'raced', triggers: [{ event: 'Go' }] },
+        async ({ step }) => {
+          for (const name of ['a', 'b', 'c']) await step.run(name, () => name);
+        },
+      );
+      const workers = [0, 1].map(() =>
+        new WorkflowRuntime({ store, logger: silentLogger, checkpointIntervalMs: 20 }).register(wf),
+      );
+      await Promise.all(workers.map((w) => w.start()));
+      try {
+        const runIds = await Promise.all(Array.from({ length: 20 }, (_, n) => emit(`go-${n}`, 'Go', { n })));
+        for (const runId of runIds) {
+          await ended('raced', runId);
+          const types = await typesOf('raced', runId);
+          expect(types.filter((t) => t === S.StepCompleted)).to.have.length(3);
+          expect(types.filter((t) => t === P.ProcessStarted)).to.have.length(1);
+          expect(types.filter((t) => t === P.ProcessCompleted)).to.have.length(1);
+        }
+      } finally {
+        await Promise.all(workers.map((w) => w.stop()));
+      }
     });
   });
 
