@@ -21,6 +21,11 @@ export {
   CommandFailedError,
   NonRetryableError,
   ProcessQuarantinedError,
+  NonDeterminismError,
+  MissingDependencyError,
+  StepFailedError,
+  DuplicateStepError,
+  SagaFailedError,
 } from './errors';
 export type { SagastreamErrorCode } from './errors';
 
@@ -107,3 +112,40 @@ export {
   commandSucceeds,
 } from './testing';
 export type { Expectation } from './testing';
+
+// step workflows
+export { createWorkflow, WorkflowRuntime, StepEventTypes, replayRun, runStream } from './workflow';
+export type {
+  Workflow,
+  WorkflowOptions,
+  WorkflowTrigger,
+  WorkflowContext,
+  WorkflowFunction,
+  StepTools,
+  StepContext,
+  RetryPolicy,
+  WaitForEventOptions,
+  PublishedEvent,
+  WorkflowEvent,
+  RunState,
+  RunStatus,
+  WorkflowReport,
+  WorkflowRuntimeOptions,
+  StepEventData,
+} from './workflow';
+
+// action sagas
+export { defineSaga, SagaExecutor } from './saga';
+export type {
+  SagaSetup,
+  SagaOptions,
+  SagaAction,
+  SagaContext,
+  AggregateRepository,
+  EventBus,
+  CommandDispatcher,
+  SagaExecutorOptions,
+  ExecuteOptions,
+  SagaResult,
+  ResumedSaga,
+} from './saga';
