@@ -64,4 +64,5 @@ export function runAsChild<I, R>(main: (input: I, ctx: ChildContext) => Promise<
 // ts-node installs source-map-support, whose Error.prepareStackTrace maps every stack
 // that anything formats (the gRPC client formats some on each failed read). Production
 // runs compiled JavaScript without it, so benchmark children drop it unless asked.
-if (process.env.BENCH_SOURCE_MAPS !== '1') delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+if (process.env.BENCH_SOURCE_MAPS !== '1')
+  delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
