@@ -3,16 +3,35 @@ import {
   ConcurrencyError,
   DefinitionError,
   MissingDependencyError,
+  NonRetryableError,
   SagaFailedError,
   StepFailedError,
   WrongExpectedVersionError,
 } from '../errors';
 import { deterministicId } from '../process/ids';
 import { type FailureInfo, ProcessEventTypes as P } from '../process/process-events';
+import { backoffDelay } from '../runtime/backoff';
+import { type Clock, sleep, systemClock } from '../runtime/clock';
 import type { EventStore } from '../store/event-store';
-import { type RunState, applyRunEvent, isFinished, replayRun, runStream } from '../workflow/run-state';
+import {
+  COMPENSATE_PREFIX,
+  type RunState,
+  applyRunEvent,
+  isFinished,
+  replayRun,
+  runStream,
+} from '../workflow/run-state';
 import { StepEventTypes as S, failureInfo, toRecorded } from '../workflow/step-events';
-import type { AggregateRepository, CommandDispatcher, EventBus, SagaContext, SagaSetup } from './define-saga';
+import {
+  type AggregateRepository,
+  type CommandDispatcher,
+  DEFAULT_SAGA_RETRY,
+  type EventBus,
+  type ResolvedSagaRetry,
+  type SagaAction,
+  type SagaContext,
+  type SagaSetup,
+} from './define-saga';
 
 /** Options of {@link SagaExecutor}. */
 export interface SagaExecutorOptions {
@@ -24,6 +43,8 @@ export interface SagaExecutorOptions {
   readonly eventBus?: EventBus;
   /** Backs `ctx.dispatch`. */
   readonly commandBus?: CommandDispatcher;
+  /** Times the waits between attempts of a failing action (a `ManualClock` in tests). @default systemClock */
+  readonly clock?: Clock;
 }
 
 /** Options of {@link SagaExecutor.execute}. */
@@ -57,6 +78,9 @@ const CONFLICT_RETRIES = 3;
  * `StepFailed` -> `ProcessFailed` -> `CompensationScheduled`/`Completed` per compensation
  * (newest completion first) -> `ProcessCompensated` (or `CompensationFailed` ->
  * `ProcessCompensationFailed`, which stops there for an operator).
+ *
+ * A throwing action is attempted again per its retry policy (backoff on `options.clock`,
+ * each failed attempt recorded as `StepAttemptFailed`), and so is a compensating action.
  *
  * Whichever executor picks a saga up (after a crash: {@link resume}, {@link resumeAll}),
  * actions and compensations whose completion is recorded are not run again; one that was
@@ -211,31 +235,89 @@ class SagaRun<I> {
     const done = state.results.get(name);
     if (done) return done.result;
     const failed = state.failedSteps.get(name);
-    if (failed) throw this.stepFailed(name, failed.error);
+    if (failed) throw this.stepFailed(name, failed.attempts, failed.error);
     const action = this.setup.actions[name];
     if (action === undefined) {
       throw new DefinitionError(`saga ${this.setup.name}`, [`ctx.run('${name}') names no action.`]);
     }
-    let value: unknown;
-    try {
-      value = toRecorded(await action(this.context(name)));
-    } catch (error) {
-      this.checkConflict();
-      const info = failureInfo(error);
-      await this.record([
-        { type: S.StepAttemptFailed, data: { step: name, attempt: 1, error: info } },
-        { type: S.StepFailed, data: { step: name, attempts: 1, error: info } },
-      ]);
-      throw this.stepFailed(name, info, error);
+    const value = await this.attempt(name, name, action, this.keyOf(name));
+    if (!value.ok) {
+      throw this.stepFailed(name, value.attempts, value.info, value.error);
     }
     const fix = this.setup.compensate[name];
     await this.record([
-      { type: S.StepCompleted, data: { step: name, ...(value === undefined ? {} : { result: value }) } },
+      {
+        type: S.StepCompleted,
+        data: { step: name, ...(value.result === undefined ? {} : { result: value.result }) },
+      },
       ...(fix === undefined
         ? []
         : [{ type: P.CompensationRegistered, data: { step: name, command: { type: fix, data: {} } } }]),
     ]);
-    return value;
+    return value.result;
+  }
+
+  /**
+   * Runs `fn` until it succeeds or fails for good, recording each failed attempt under
+   * `step` (the action's name, or `compensate:<action>`). Waits out the backoff on the clock,
+   * including what is left of one recorded by an executor that died during it. A final
+   * failure records `StepAttemptFailed` (+ `StepFailed` for an action; the caller records a
+   * compensation's terminal failure with it).
+   */
+  private async attempt(
+    step: string,
+    action: string,
+    fn: SagaAction<I>,
+    idempotencyKey: string,
+  ): Promise<
+    | { readonly ok: true; readonly result: unknown }
+    | { readonly ok: false; readonly attempts: number; readonly info: FailureInfo; readonly error: unknown }
+  > {
+    const state = this.state;
+    const clock = this.deps.clock ?? systemClock;
+    const policy: ResolvedSagaRetry = this.setup.retry[action] ?? DEFAULT_SAGA_RETRY;
+    for (;;) {
+      const previous = state.attempts.get(step);
+      const wait = previous?.retryAt === undefined ? 0 : previous.retryAt - clock.now();
+      if (wait > 0) await sleep(clock, wait);
+      this.checkConflict();
+      const attempt = (previous?.count ?? 0) + 1;
+      try {
+        return { ok: true, result: toRecorded(await fn(this.context(action, idempotencyKey))) };
+      } catch (error) {
+        this.checkConflict();
+        const info = failureInfo(error);
+        if (this.isFinal(error) || attempt >= policy.maxAttempts) {
+          if (!step.startsWith(COMPENSATE_PREFIX)) {
+            await this.record([
+              { type: S.StepAttemptFailed, data: { step, attempt, error: info } },
+              { type: S.StepFailed, data: { step, attempts: attempt, error: info } },
+            ]);
+          }
+          return { ok: false, attempts: attempt, info, error };
+        }
+        const retryAt = clock.now() + backoffDelay(attempt, policy);
+        await this.record([
+          {
+            type: S.StepAttemptFailed,
+            data: { step, attempt, error: info, retryAt: new Date(retryAt).toISOString() },
+          },
+        ]);
+      }
+    }
+  }
+
+  /**
+   * Errors another attempt cannot fix: `NonRetryableError`, a missing dependency, an unknown
+   * action, and the recorded failure of a nested action (`ctx.run` would throw it again).
+   */
+  private isFinal(error: unknown): boolean {
+    return (
+      error instanceof NonRetryableError ||
+      error instanceof MissingDependencyError ||
+      error instanceof DefinitionError ||
+      (error instanceof StepFailedError && error.runId === this.state.runId)
+    );
   }
 
   /** Runs the compensating action of every completed action, newest completion first. */
@@ -262,14 +344,15 @@ class SagaRun<I> {
           { type: P.CompensationScheduled, data: { step, commandId, type: fix, data: {} } },
         ]);
       }
-      try {
-        await action(this.context(fix, commandId));
-      } catch (error) {
-        this.checkConflict();
-        const info = failureInfo(error);
+      const outcome = await this.attempt(`${COMPENSATE_PREFIX}${step}`, fix, action, commandId);
+      if (!outcome.ok) {
         await this.record([
-          { type: P.CompensationFailed, data: { step, commandId, error: info } },
-          { type: P.ProcessCompensationFailed, data: { step, error: info } },
+          {
+            type: S.StepAttemptFailed,
+            data: { step: `${COMPENSATE_PREFIX}${step}`, attempt: outcome.attempts, error: outcome.info },
+          },
+          { type: P.CompensationFailed, data: { step, commandId, error: outcome.info } },
+          { type: P.ProcessCompensationFailed, data: { step, error: outcome.info } },
         ]);
         return;
       }
@@ -358,7 +441,7 @@ class SagaRun<I> {
     return deterministicId('saga-action', this.setup.name, this.state.runId, part);
   }
 
-  private stepFailed(action: string, info: FailureInfo, cause?: unknown): StepFailedError {
-    return new StepFailedError(this.setup.name, this.state.runId, action, 1, info, { cause });
+  private stepFailed(action: string, attempts: number, info: FailureInfo, cause?: unknown): StepFailedError {
+    return new StepFailedError(this.setup.name, this.state.runId, action, attempts, info, { cause });
   }
 }
