@@ -52,6 +52,38 @@ function spread(values: readonly number[]): Spread | null {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
+/**
+ * The ratios the store issue sets targets for: [label, numerator, denominator, target].
+ * 1/1.3 = 0.77 is "within 1.3x of the thin floor".
+ */
+const RATIOS: ReadonlyArray<readonly [string, VariantName, VariantName, string]> = [
+  ['embedded durable / thin', 'client-embedded-durable', 'client-thin-memory', '>= 0.77'],
+  ['embedded memory / thin', 'client-embedded-memory', 'client-thin-memory', '>= 0.77'],
+  ['local durable / embedded durable', 'local-durable', 'client-embedded-durable', '>= 20'],
+  ['local memory / embedded durable', 'local-memory', 'client-embedded-durable', '>= 20'],
+];
+
+/**
+ * events/s of `numerator` over `denominator`, one ratio per round (the two ran back to
+ * back, under the same load), summarised per workload.
+ */
+function pairedRatios(
+  numerator: readonly VariantRun[],
+  denominator: readonly VariantRun[],
+): Record<string, Spread> {
+  const perWorkload = new Map<string, number[]>();
+  for (let round = 0; round < Math.min(numerator.length, denominator.length); round++) {
+    for (const result of numerator[round]!.results) {
+      const other = denominator[round]!.results.find((r) => r.workload === result.workload);
+      if (other === undefined || other.eventsPerSec === 0) continue;
+      const list = perWorkload.get(result.workload) ?? [];
+      list.push(result.eventsPerSec / other.eventsPerSec);
+      perWorkload.set(result.workload, list);
+    }
+  }
+  return Object.fromEntries([...perWorkload].map(([workload, values]) => [workload, spread(values)!]));
+}
+
 function runVariant(variant: VariantName, childArgs: string[]): Promise<VariantRun> {
   return new Promise<VariantRun>((resolve, reject) => {
     const child = spawn(
@@ -96,6 +128,7 @@ async function main(): Promise<void> {
   const defaultVariants: VariantName[] = [
     'client-embedded-durable',
     'client-embedded-memory',
+    'client-thin-memory',
     'local-durable',
     'local-memory',
   ];
@@ -160,6 +193,16 @@ async function main(): Promise<void> {
     };
   });
 
+  const ratios = RATIOS.filter(
+    ([, numerator, denominator]) => runs.has(numerator) && runs.has(denominator),
+  ).map(([label, numerator, denominator, target]) => ({
+    label,
+    numerator,
+    denominator,
+    target,
+    workloads: pairedRatios(runs.get(numerator)!, runs.get(denominator)!),
+  }));
+
   const outDir = join(__dirname, '..', 'results');
   await mkdir(outDir, { recursive: true });
   const file = join(outDir, `store-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -176,6 +219,7 @@ async function main(): Promise<void> {
           node: process.version,
         },
         settings: { rounds, ...settings },
+        ratios,
         variants: report,
       },
       null,
@@ -217,6 +261,25 @@ async function main(): Promise<void> {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const row of rows) console.log(line(row));
+  if (ratios.length > 0) {
+    console.log(
+      '\nratios of events/s, paired within each round (same round = same machine load): median (min-max)',
+    );
+    const workloadNames = [...new Set(ratios.flatMap((r) => Object.keys(r.workloads)))];
+    const ratioHeader = ['ratio', 'target', ...workloadNames];
+    const ratioRows = ratios.map((r) => [
+      r.label,
+      r.target,
+      ...workloadNames.map((w) => cell(r.workloads[w])),
+    ]);
+    const ratioWidths = ratioHeader.map((h, i) =>
+      Math.max(h.length, ...ratioRows.map((row) => row[i]!.length)),
+    );
+    const ratioLine = (cells: string[]): string => cells.map((c, i) => c.padEnd(ratioWidths[i]!)).join(' | ');
+    console.log(ratioLine(ratioHeader));
+    console.log(ratioWidths.map((w) => '-'.repeat(w)).join('-|-'));
+    for (const row of ratioRows) console.log(ratioLine(row));
+  }
   console.log(`\nwritten to ${file}`);
 }
 

@@ -6,21 +6,25 @@
  *   stdin "stop":  answers {"usage": PhaseUsage} for the phase;
  *   stdin "exit":  closes the server and exits.
  *
- * Usage: node -r ./spec/register.js bench/store/server-child.ts (--memory | --db <dir>)
+ * Usage: node -r ./spec/register.js bench/store/server-child.ts (--memory | --db <dir> | --thin)
+ * (`--thin` starts the floor, bench/store/thin-server.ts, instead of the embedded server.)
  */
 import { createInterface } from 'node:readline';
 import { startEventStore } from '../../lib/server';
 import { ProcessMeter } from './process-meter';
+import { startThinServer } from './thin-server';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const dbIndex = args.indexOf('--db');
   const dbPath = dbIndex >= 0 ? args[dbIndex + 1] : undefined;
-  const server = await startEventStore({
-    port: 0,
-    ...(dbPath === undefined ? { memory: true } : { dbPath }),
-    log: (message) => process.stderr.write(`${message}\n`),
-  });
+  const server = args.includes('--thin')
+    ? await startThinServer(0)
+    : await startEventStore({
+        port: 0,
+        ...(dbPath === undefined ? { memory: true } : { dbPath }),
+        log: (message) => process.stderr.write(`${message}\n`),
+      });
   const meter = new ProcessMeter();
   const reply = (value: unknown): void => {
     process.stdout.write(`${JSON.stringify(value)}\n`);

@@ -28,6 +28,10 @@ export const VARIANTS = {
     backend: 'B',
     description: 'real client -> embedded server (own process), memory',
   },
+  'client-thin-memory': {
+    backend: 'floor',
+    description: 'real client -> thin in-memory gRPC server (own process), bench/store/thin-server.ts',
+  },
   'local-durable': { backend: 'A', description: 'LocalEventStore in-process, durable directory' },
   'local-memory': { backend: 'A', description: 'LocalEventStore in-process, memory' },
   'client-real': { backend: 'C', description: 'real client -> EventStoreDB at EVENTSTORE_CONNECTION_STRING' },
@@ -127,9 +131,12 @@ async function main(): Promise<void> {
   let store: EventStore;
   switch (variant) {
     case 'client-embedded-durable':
-    case 'client-embedded-memory': {
+    case 'client-embedded-memory':
+    case 'client-thin-memory': {
       if (variant === 'client-embedded-durable') dir = await mkdtemp(join(tmpdir(), 'sagastream-bench-'));
-      const started = await ServerChild.start(dir === undefined ? ['--memory'] : ['--db', dir]);
+      const started = await ServerChild.start(
+        variant === 'client-thin-memory' ? ['--thin'] : dir === undefined ? ['--memory'] : ['--db', dir],
+      );
       server = started.server;
       store = new EventStoreDbEventStore(started.connectionString);
       break;
