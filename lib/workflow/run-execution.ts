@@ -209,6 +209,24 @@ export class RunExecution {
       });
       return;
     }
+    // The determinism check for compensations: the n-th registration must name the step
+    // recorded n-th, or the compensations that run after a failure would not be the ones
+    // the history promised (a renamed or reordered undo under a running workflow).
+    const index = this.registrations.length;
+    const recorded = this.state.registered[index];
+    if (recorded !== undefined && recorded !== name) {
+      void this.stop({
+        kind: 'quarantine',
+        error: new NonDeterminismError(
+          this.state.workflowId,
+          this.state.runId,
+          index,
+          `${COMPENSATE_PREFIX}${recorded}`,
+          `${COMPENSATE_PREFIX}${name}`,
+        ),
+      });
+      return;
+    }
     this.registrations.push({ step: name, fn });
   }
 

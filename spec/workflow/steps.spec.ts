@@ -295,6 +295,101 @@ describe('Workflow steps', () => {
     });
   });
 
+  describe('non-determinism of compensations', () => {
+    const quarantined = (runId: string) =>
+      until(
+        () => runtime?.reports.find((r) => r.runId === runId && r.kind === 'quarantined'),
+        5000,
+        `quarantine of ${runId}`,
+      );
+
+    describe('when a compensation is renamed under a running workflow', () => {
+      it('quarantines the run before its next step, naming the recorded and the new compensation', async () => {
+        const version = (undo: string) =>
+          createWorkflow({ id: 'order', triggers: [{ event: 'Go' }] }, async ({ step }) => {
+            await step.run('charge', () => calls.push('charge'));
+            step.compensate(undo, () => calls.push(`undo ${undo}`));
+            await step.sleep('wait', 1000);
+            await step.run('ship', () => calls.push('ship'));
+          });
+        await start(version('charge'));
+        const runId = await emit('go-1', 'Go');
+        await suspended(runId);
+        await restart(version('refund'));
+        clock.advance(1000);
+        const report = await quarantined(runId);
+        expect(report.error).to.be.instanceOf(NonDeterminismError);
+        expect(report.error).to.include({
+          position: 0,
+          expectedStep: 'compensate:charge',
+          actualStep: 'compensate:refund',
+        });
+        expect((report.error as Error).message).to.contain(
+          "recorded as 'compensate:charge' but the code now calls 'compensate:refund'",
+        );
+        expect(calls).to.deep.equal(['charge']);
+      });
+    });
+
+    describe('when two compensations swap places and the counts still match', () => {
+      it('quarantines the run at the first compensation that differs', async () => {
+        const version = (first: string, second: string) =>
+          createWorkflow({ id: 'order', triggers: [{ event: 'Go' }] }, async ({ step }) => {
+            await step.run('a', () => calls.push('a'));
+            await step.run('b', () => calls.push('b'));
+            step.compensate(first, () => calls.push(`undo ${first}`));
+            step.compensate(second, () => calls.push(`undo ${second}`));
+            await step.sleep('wait', 1000);
+            await step.run('c', () => calls.push('c'));
+          });
+        await start(version('a', 'b'));
+        const runId = await emit('go-1', 'Go');
+        await suspended(runId);
+        await restart(version('b', 'a'));
+        clock.advance(1000);
+        const report = await quarantined(runId);
+        expect(report.error).to.include({
+          position: 0,
+          expectedStep: 'compensate:a',
+          actualStep: 'compensate:b',
+        });
+        expect(calls).to.deep.equal(['a', 'b']);
+      });
+    });
+
+    describe('when a compensation is renamed while the run is compensating', () => {
+      it('quarantines the run instead of running the renamed compensation', async () => {
+        const version = (undoB: string) =>
+          createWorkflow({ id: 'order', triggers: [{ event: 'Go' }] }, async ({ step }) => {
+            await step.run('a', () => calls.push('a'));
+            step.compensate('a', () => calls.push('undo a'));
+            await step.run('b', () => calls.push('b'));
+            step.compensate(undoB, ({ attempt }) => {
+              calls.push(`undo ${undoB} #${attempt}`);
+              throw new Error('refund API down');
+            });
+            await step.run('c', () => {
+              throw new NonRetryableError('no');
+            });
+          });
+        await start(version('b'));
+        const runId = await emit('go-1', 'Go');
+        await suspended(runId);
+        expect(calls).to.deep.equal(['a', 'b', 'undo b #1']);
+        await restart(version('b2'));
+        clock.advance(RETRY_DELAY);
+        const report = await quarantined(runId);
+        expect(report.error).to.include({
+          position: 1,
+          expectedStep: 'compensate:b',
+          actualStep: 'compensate:b2',
+        });
+        expect(calls).to.deep.equal(['a', 'b', 'undo b #1']);
+        expect(await typesOf('order', runId)).not.to.include(P.CompensationCompleted);
+      });
+    });
+  });
+
   describe('misuse', () => {
     it('quarantines a run that calls two steps by the same name, before running the second', async () => {
       const wf = createWorkflow({ id: 'twice', triggers: [{ event: 'Go' }] }, async ({ step }) => {
