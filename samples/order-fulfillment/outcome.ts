@@ -254,7 +254,8 @@ export function waitUntilSettled(
       if (!wanted.has(orderId) || into.has(orderId)) return;
       into.add(orderId);
       if (!other.has(orderId)) return;
-      options.onProgress?.(++settled);
+      settled++;
+      options.onProgress?.(settled);
       if (settled === wanted.size) finish();
     }
     function finish(): void {
