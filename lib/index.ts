@@ -102,6 +102,32 @@ export type {
   FailureInfo,
 } from './process';
 
+// runtime
+export {
+  ProcessRuntime,
+  CommandBus,
+  stopOnSignals,
+  ManualClock,
+  systemClock,
+  consoleLogger,
+  verboseLogger,
+  silentLogger,
+  RuntimeEventTypes,
+  rejectedStreamOf,
+} from './runtime';
+export type {
+  ProcessRuntimeOptions,
+  RegisterProcessOptions,
+  ProcessStats,
+  CommandHandlerFn,
+  Clock,
+  Logger,
+  RuntimeReport,
+  BackoffOptions,
+  Stoppable,
+  StopOnSignalsOptions,
+} from './runtime';
+
 // testing kit
 export {
   given,
