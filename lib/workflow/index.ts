@@ -1,4 +1,5 @@
 // Step workflows: createWorkflow, the step tools, and the runtime that drives runs.
+export { leaseStream } from './concurrency-lease';
 export { createWorkflow } from './create-workflow';
 export type {
   PublishedEvent,

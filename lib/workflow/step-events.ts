@@ -15,6 +15,10 @@ export const StepEventTypes = {
   StepFailed: 'sagastream.StepFailed',
   /** A run waits for an event (`step.waitForEvent`); `dueAt` bounds the wait. */
   EventAwaited: 'sagastream.EventAwaited',
+  /** A run took its concurrency key (in the key's lease stream `<workflowId>Key-<hash>`). */
+  ConcurrencyKeyAcquired: 'sagastream.ConcurrencyKeyAcquired',
+  /** The run holding a concurrency key ended; the next run of that key may take it. */
+  ConcurrencyKeyReleased: 'sagastream.ConcurrencyKeyReleased',
 } as const;
 
 /** Data of each step event type. */
@@ -25,6 +29,8 @@ export interface StepEventData {
   'sagastream.StepAttemptFailed': { step: string; attempt: number; error: FailureInfo; retryAt?: string };
   'sagastream.StepFailed': { step: string; attempts: number; error: FailureInfo };
   'sagastream.EventAwaited': { step: string; event: string; dueAt?: string };
+  'sagastream.ConcurrencyKeyAcquired': { key: string; runId: string };
+  'sagastream.ConcurrencyKeyReleased': { key: string; runId: string };
 }
 
 /** The machine-readable form of a thrown value, as events record it. */

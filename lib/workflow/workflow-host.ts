@@ -9,6 +9,7 @@ import type { Logger } from '../runtime/logger';
 import { SubscriptionConsumer } from '../runtime/subscription-consumer';
 import type { EventStore, StoredEventRecord } from '../store/event-store';
 import type { RetryPolicy, Workflow } from './create-workflow';
+import { ConcurrencyLeases } from './concurrency-lease';
 import { RunExecution } from './run-execution';
 import { type RunState, type WorkflowEvent, isFinished, replayRun, runStream } from './run-state';
 import { failureInfo } from './step-events';
@@ -75,12 +76,16 @@ export class WorkflowHost {
   private readonly gates = new Map<string, Gate>();
   private readonly timers = new Map<string, () => void>();
   private readonly retries = new Map<string, number>();
+  private readonly leases: ConcurrencyLeases;
+  /** Lease releases in flight, awaited by {@link stop}. */
+  private readonly releasing = new Set<Promise<void>>();
   private stopping = false;
 
   constructor(
     private readonly workflow: Workflow<never, unknown>,
     private readonly settings: WorkflowHostSettings,
   ) {
+    this.leases = new ConcurrencyLeases(settings.store, workflow.id);
     this.queue = new KeyedWorkQueue<Job>({
       concurrency: settings.concurrency,
       worker: (runId, job) => this.work(runId, job),
@@ -116,11 +121,12 @@ export class WorkflowHost {
     this.timers.clear();
     await this.consumer.stop();
     await this.queue.whenIdle();
+    await Promise.all([...this.releasing]);
   }
 
-  /** True when the subscription has caught up and no pass is queued or running. */
+  /** True when the subscription has caught up and no pass (or key release) is queued or running. */
   isSettled(): boolean {
-    return this.consumer.caughtUp && this.queue.size === 0;
+    return this.consumer.caughtUp && this.queue.size === 0 && this.releasing.size === 0;
   }
 
   /** Lifts a run's quarantine (after a code fix) and drives it again. */
@@ -207,6 +213,7 @@ export class WorkflowHost {
     if (job.kind !== 'wake') job.done();
     if (!this.holdsGate(runId)) return;
     try {
+      if (!(await this.holdsLease(runId))) return;
       await this.drive(runId);
     } catch (error) {
       this.report('retry', runId, { error });
@@ -372,6 +379,55 @@ export class WorkflowHost {
     return concurrency === undefined || this.gates.get(concurrency)?.holder === runId;
   }
 
+  /**
+   * The cross-worker half of a concurrency key: the run must also hold the key's lease in
+   * the store. When another run holds it (another worker saw the runs in another order, or
+   * started before this one), that run goes first here too: this worker drives it (its own
+   * worker may be gone) and queues `runId` right behind it.
+   */
+  private async holdsLease(runId: string): Promise<boolean> {
+    const key = this.keysOf.get(runId)?.concurrency;
+    if (key === undefined) return true;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const holder = (await this.leases.acquire(key, runId)).runId;
+      if (holder === runId || holder === undefined) return holder === runId;
+      const state = await this.load(holder);
+      if (isFinished(state)) {
+        // It ended, but its worker stopped before releasing the key: release it for that run.
+        await this.leases.release(key, holder);
+        continue;
+      }
+      if (state.trigger === undefined) break;
+      this.yieldGate(key, runId, holder, state.trigger);
+      return false;
+    }
+    this.retryLater(runId, { kind: 'wake' }, new Error(`concurrency key of run ${runId} is contended`));
+    return false;
+  }
+
+  /** Makes `holder` this worker's holder of `key`, with `runId` next in line. */
+  private yieldGate(key: string, runId: string, holder: string, trigger: WorkflowEvent): void {
+    const gate = this.gates.get(key);
+    if (!gate) return;
+    for (const id of [runId, holder]) {
+      const index = gate.waiting.indexOf(id);
+      if (index >= 0) gate.waiting.splice(index, 1);
+    }
+    gate.waiting.unshift(runId);
+    gate.holder = holder;
+    if (!this.keysOf.has(holder)) {
+      const correlation = this.correlationOf(trigger);
+      this.keysOf.set(holder, { correlation, concurrency: key });
+      if (correlation !== undefined) {
+        let runs = this.byCorrelation.get(correlation);
+        if (!runs) this.byCorrelation.set(correlation, (runs = new Set()));
+        runs.add(holder);
+      }
+    }
+    this.report('queued', runId);
+    this.queue.push(holder, { kind: 'wake' });
+  }
+
   /** Forgets a finished run and hands its concurrency key to the next run waiting for it. */
   private finish(runId: string): void {
     const keys = this.keysOf.get(runId);
@@ -385,14 +441,29 @@ export class WorkflowHost {
       if (runs?.size === 0) this.byCorrelation.delete(keys.correlation);
     }
     if (keys.concurrency !== undefined) {
-      const gate = this.gates.get(keys.concurrency);
-      if (!gate) return;
-      const index = gate.waiting.indexOf(runId);
-      if (index >= 0) gate.waiting.splice(index, 1);
-      if (gate.holder !== runId) return;
-      gate.holder = gate.waiting.shift();
-      if (gate.holder === undefined) this.gates.delete(keys.concurrency);
-      else this.queue.push(gate.holder, { kind: 'wake' });
+      const key = keys.concurrency;
+      const gate = this.gates.get(key);
+      const index = gate?.waiting.indexOf(runId) ?? -1;
+      if (index >= 0) gate?.waiting.splice(index, 1);
+      let next: string | undefined;
+      if (gate && gate.holder === runId) {
+        next = gate.holder = gate.waiting.shift();
+        if (next === undefined) this.gates.delete(key);
+      }
+      // Release in the store first, so the next run finds the key free instead of re-checking.
+      const release = this.leases
+        .release(key, runId)
+        .catch((error: unknown) =>
+          this.settings.logger.warn('releasing a concurrency key failed; the next run releases it', {
+            runId,
+            error: String(error),
+          }),
+        )
+        .finally(() => {
+          this.releasing.delete(release);
+          if (next !== undefined && !this.stopping) this.queue.push(next, { kind: 'wake' });
+        });
+      this.releasing.add(release);
     }
   }
 
