@@ -1,4 +1,4 @@
-import { SagaFailedError } from '../../lib/errors';
+import { NonRetryableError, SagaFailedError } from '../../lib/errors';
 import { defineSaga } from '../../lib/saga/define-saga';
 import { SagaExecutor } from '../../lib/saga/saga-executor';
 import type { EventStore } from '../../lib/store/event-store';
@@ -35,7 +35,7 @@ export function fooBarBaz(ran: string[]) {
       },
       baz: () => {
         ran.push('baz');
-        throw new Error('baz: the remote system said no');
+        throw new NonRetryableError('baz: the remote system said no');
       },
       'fix-foo': async (ctx) => {
         ran.push('fix-foo');
