@@ -136,11 +136,31 @@ export {
   timePasses,
   commandFails,
   commandSucceeds,
+  testWorkflow,
+  WorkflowFixture,
+  VirtualClock,
+  testSaga,
+  SagaFixture,
 } from './testing';
-export type { Expectation } from './testing';
+export type {
+  Expectation,
+  WorkflowExpectation,
+  WorkflowFixtureOptions,
+  FixtureEvent,
+  ExpectedPublishedEvent,
+  SagaExpectation,
+  SagaFixtureExecution,
+} from './testing';
 
 // step workflows
-export { createWorkflow, WorkflowRuntime, StepEventTypes, replayRun, runStream } from './workflow';
+export {
+  createWorkflow,
+  WorkflowRuntime,
+  StepEventTypes,
+  replayRun,
+  runStream,
+  leaseStream,
+} from './workflow';
 export type {
   Workflow,
   WorkflowOptions,
@@ -161,7 +181,7 @@ export type {
 } from './workflow';
 
 // action sagas
-export { defineSaga, SagaExecutor } from './saga';
+export { defineSaga, SagaExecutor, DEFAULT_SAGA_RETRY } from './saga';
 export type {
   SagaSetup,
   SagaOptions,
@@ -174,4 +194,7 @@ export type {
   ExecuteOptions,
   SagaResult,
   ResumedSaga,
+  SagaRetryPolicy,
+  SagaActionDefinition,
+  ResolvedSagaRetry,
 } from './saga';

@@ -13,3 +13,13 @@ export {
   type DeliveryOptions,
   type FixtureStreamEvent,
 } from './process-fixture';
+export {
+  testWorkflow,
+  WorkflowFixture,
+  VirtualClock,
+  type WorkflowExpectation,
+  type WorkflowFixtureOptions,
+  type FixtureEvent,
+  type ExpectedPublishedEvent,
+} from './workflow-fixture';
+export { testSaga, SagaFixture, type SagaExpectation, type SagaFixtureExecution } from './saga-fixture';
