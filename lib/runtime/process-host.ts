@@ -25,7 +25,7 @@ import {
   RuntimeEventTypes,
   rejectedStreamOf,
 } from './runtime-events';
-import { SubscriptionConsumer } from './subscription-consumer';
+import { SubscriptionConsumer, type SubscriptionLane } from './subscription-consumer';
 import { TimerIndex } from './timer-index';
 
 /** Settings a host takes from the runtime (see `ProcessRuntimeOptions` for meanings and defaults). */
@@ -147,24 +147,28 @@ export class ProcessHost {
         ];
     for (const { name, source } of inputSources) {
       this.consumers.push(
-        this.consumer(name, source, (event, ticket) => this.takeInput(event, ticket), this.queue),
+        this.consumer(
+          name,
+          source,
+          [{ name, onEvent: (event, ticket) => this.takeInput(event, ticket) }],
+          this.queue,
+        ),
       );
     }
-    this.consumers.push(
-      this.consumer(
-        `${this.name}.relay`,
-        { category: this.name },
-        (event, ticket) => this.takeOutbox(event, ticket),
-        this.relayQueue,
-      ),
-      // Its checkpoint stays before the oldest pending timer, so a restart rebuilds the index.
-      this.consumer(
-        `${this.name}.timers`,
-        { category: this.name },
-        (event, ticket) => this.takeTimerEvent(event, ticket),
-        undefined,
-      ),
-    );
+    // One subscription to the process category feeds the outbox relay and, when the process
+    // has timeouts, the timer index. Each keeps its own checkpoint: the timer lane's stays
+    // before the oldest pending timer (so a restart rebuilds the index) without holding the
+    // relay's back (so a restart does not redeliver every command since then).
+    const lanes: SubscriptionLane[] = [
+      { name: `${this.name}.relay`, onEvent: (event, ticket) => this.takeOutbox(event, ticket) },
+    ];
+    if (engine.definition.timeouts.size > 0) {
+      lanes.push({
+        name: `${this.name}.timers`,
+        onEvent: (event, ticket) => this.takeTimerEvent(event, ticket),
+      });
+    }
+    this.consumers.push(this.consumer(`${this.name}.relay`, { category: this.name }, lanes, this.relayQueue));
   }
 
   get name(): string {
@@ -489,10 +493,13 @@ export class ProcessHost {
   // ---- outbox relay
 
   private takeOutbox(record: StoredEventRecord, ticket: CheckpointTicket): void {
-    const processId = this.engine.processIdOf(record.stream);
     const isCommand = record.type === ProcessEventTypes.CommandScheduled;
-    if (!processId || (!isCommand && record.type !== ProcessEventTypes.CompensationScheduled))
+    if (!isCommand && record.type !== ProcessEventTypes.CompensationScheduled) {
+      if (record.type === ProcessEventTypes.ProcessReleased) this.released(record);
       return ticket.done();
+    }
+    const processId = this.engine.processIdOf(record.stream);
+    if (!processId) return ticket.done();
     const data = record.data as {
       commandId: string;
       type: string;
@@ -580,15 +587,17 @@ export class ProcessHost {
       case ProcessEventTypes.TimeoutFired:
         this.timers.settle(processId, data.key ?? '');
         return ticket.done();
-      case ProcessEventTypes.ProcessReleased:
-        // Another worker or the CLI may have released it: run what this worker holds.
-        if (this.parked.has(processId)) {
-          this.cache.delete(processId);
-          this.resume(processId);
-        }
-        return ticket.done();
       default:
         return ticket.done();
+    }
+  }
+
+  /** Another worker or the CLI may have released an instance: run what this worker holds. */
+  private released(record: StoredEventRecord): void {
+    const processId = this.engine.processIdOf(record.stream);
+    if (processId && this.parked.has(processId)) {
+      this.cache.delete(processId);
+      this.resume(processId);
     }
   }
 
@@ -603,7 +612,7 @@ export class ProcessHost {
   private consumer(
     name: string,
     source: SubscriptionSource,
-    onEvent: (event: StoredEventRecord, ticket: CheckpointTicket) => void,
+    lanes: readonly SubscriptionLane[],
     queue: Pick<KeyedWorkQueue<never>, 'whenBelow' | 'whenIdle'> | undefined,
   ): SubscriptionConsumer {
     const limit = this.settings.batchSize * 2;
@@ -613,7 +622,7 @@ export class ProcessHost {
       source,
       clock: this.settings.clock,
       logger: this.settings.logger,
-      onEvent,
+      lanes,
       waitForCapacity: () => (queue ? queue.whenBelow(limit) : Promise.resolve()),
       drain: () => (queue ? queue.whenIdle() : Promise.resolve()),
       batchSize: this.settings.batchSize,

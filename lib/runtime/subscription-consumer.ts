@@ -10,19 +10,40 @@ import { CheckpointTracker, type CheckpointTicket } from './checkpoint-tracker';
 import { type Clock, sleep } from './clock';
 import type { Logger } from './logger';
 
+/**
+ * One reader of a shared subscription with a checkpoint of its own: every lane sees every
+ * event (except those at or before its own stored checkpoint after a restart), and the
+ * checkpoint of one lane is never held back by work pending in another.
+ */
+export interface SubscriptionLane {
+  /** Checkpoint name in the store; one per lane and source. */
+  readonly name: string;
+  /**
+   * Takes one event. Synchronous: it only enqueues work, and calls `ticket.done()` once
+   * that work's effects are in the store (or the event needs none).
+   */
+  readonly onEvent: (event: StoredEventRecord, ticket: CheckpointTicket) => void;
+}
+
 /** Options of {@link SubscriptionConsumer}. */
 export interface SubscriptionConsumerOptions {
   readonly store: EventStore;
-  /** Checkpoint name in the store; one per consumer and source. */
+  /** Checkpoint name in the store; one per consumer and source (the single lane's name). */
   readonly name: string;
   readonly source: SubscriptionSource;
   readonly clock: Clock;
   readonly logger: Logger;
   /**
    * Takes one event. Synchronous: it only enqueues work, and calls `ticket.done()` once
-   * that work's effects are in the store (or the event needs none).
+   * that work's effects are in the store (or the event needs none). Ignored when `lanes`
+   * is given.
    */
-  readonly onEvent: (event: StoredEventRecord, ticket: CheckpointTicket) => void;
+  readonly onEvent?: (event: StoredEventRecord, ticket: CheckpointTicket) => void;
+  /**
+   * Several readers of one subscription, each with its own checkpoint (one read of the
+   * source instead of one per reader). Default: one lane, `{ name, onEvent }`.
+   */
+  readonly lanes?: readonly SubscriptionLane[];
   /** Resolves when there is room for another page (backpressure from the work queues). */
   readonly waitForCapacity: () => Promise<void>;
   /** Resolves when every event handed to `onEvent` so far is done or parked. */
@@ -35,17 +56,27 @@ export interface SubscriptionConsumerOptions {
   readonly checkpointIntervalMs?: number;
 }
 
+interface Lane {
+  readonly name: string;
+  readonly onEvent: (event: StoredEventRecord, ticket: CheckpointTicket) => void;
+  tracker: CheckpointTracker;
+  /** The checkpoint last written to the store. */
+  stored: bigint | undefined;
+  /** Events at or before this were handled by this lane already (after a resubscribe or restart). */
+  handledThrough: bigint | undefined;
+}
+
 /**
  * One checkpointed subscription: reads the stored checkpoint, subscribes after it, pulls
  * one page at a time, and stores the safe checkpoint (see {@link CheckpointTracker})
  * periodically and on stop, never ahead of the work. A dropped subscription is resumed
  * from the safe checkpoint after the in-flight work settles; duplicates this causes are
- * absorbed by the per-instance input dedupe.
+ * absorbed by the per-instance input dedupe. With several lanes, one subscription feeds
+ * them all, from the earliest lane checkpoint, and each lane stores its own.
  */
 export class SubscriptionConsumer {
-  private tracker = new CheckpointTracker();
+  private readonly lanes: Lane[];
   private subscription: Subscription | undefined;
-  private stored: bigint | undefined;
   private sinceFlush = 0;
   private flushing: Promise<void> = Promise.resolve();
   private cancelTimer: (() => void) | undefined;
@@ -55,16 +86,27 @@ export class SubscriptionConsumer {
   private generation = 0;
   private lastSeen: bigint | undefined;
 
-  constructor(private readonly options: SubscriptionConsumerOptions) {}
+  constructor(private readonly options: SubscriptionConsumerOptions) {
+    const lanes =
+      options.lanes ?? (options.onEvent ? [{ name: options.name, onEvent: options.onEvent }] : undefined);
+    if (!lanes || lanes.length === 0) throw new Error(`Consumer '${options.name}' needs onEvent or lanes.`);
+    this.lanes = lanes.map((lane) => ({
+      name: lane.name,
+      onEvent: lane.onEvent,
+      tracker: new CheckpointTracker(),
+      stored: undefined,
+      handledThrough: undefined,
+    }));
+  }
 
   /** True once the subscription has delivered everything stored when it started. */
   get caughtUp(): boolean {
     return this.caughtUpFlag;
   }
 
-  /** The checkpoint last written to the store. */
+  /** The checkpoint last written to the store (the earliest over the lanes). */
   get storedCheckpoint(): bigint | undefined {
-    return this.stored;
+    return earliest(this.lanes.map((lane) => lane.stored));
   }
 
   /**
@@ -84,16 +126,21 @@ export class SubscriptionConsumer {
     return this.lastSeen !== undefined && this.lastSeen >= head;
   }
 
-  /** Events taken but not yet safe. */
+  /** Events taken but not yet safe (summed over the lanes). */
   get outstanding(): number {
-    return this.tracker.outstanding;
+    let n = 0;
+    for (const lane of this.lanes) n += lane.tracker.outstanding;
+    return n;
   }
 
-  /** Reads the checkpoint and subscribes after it. */
+  /** Reads the checkpoints and subscribes after the earliest. */
   async start(): Promise<void> {
     this.stopped = false;
-    this.stored = await this.options.store.readCheckpoint(this.options.name);
-    this.subscribeFrom(this.stored);
+    for (const lane of this.lanes) {
+      lane.stored = await this.options.store.readCheckpoint(lane.name);
+      lane.handledThrough = lane.stored;
+    }
+    this.subscribeFrom(this.storedCheckpoint);
     this.scheduleFlush();
   }
 
@@ -114,29 +161,36 @@ export class SubscriptionConsumer {
     this.cancelTimer?.();
   }
 
-  /** Stores the safe checkpoint if it moved. Writes are serialised. */
+  /** Stores every lane's safe checkpoint if it moved. Writes are serialised. */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      const safe = this.tracker.safeCheckpoint;
-      if (safe === undefined || (this.stored !== undefined && safe <= this.stored)) return;
-      try {
-        await this.options.store.writeCheckpoint(this.options.name, safe);
-        this.stored = safe;
-        this.sinceFlush = 0;
-      } catch (error) {
-        // A lost checkpoint write only means more replay after a crash; keep going.
-        this.options.logger.warn('checkpoint write failed', {
-          consumer: this.options.name,
-          error: String(error),
-        });
-      }
+      let wrote = false;
+      for (const lane of this.lanes) if (await this.writeLane(lane)) wrote = true;
+      if (wrote) this.sinceFlush = 0;
     });
     return this.flushing;
   }
 
+  private async writeLane(lane: Lane): Promise<boolean> {
+    const safe = lane.tracker.safeCheckpoint;
+    if (safe === undefined || (lane.stored !== undefined && safe <= lane.stored)) return false;
+    try {
+      await this.options.store.writeCheckpoint(lane.name, safe);
+      lane.stored = safe;
+      return true;
+    } catch (error) {
+      // A lost checkpoint write only means more replay after a crash; keep going.
+      this.options.logger.warn('checkpoint write failed', {
+        consumer: lane.name,
+        error: String(error),
+      });
+      return false;
+    }
+  }
+
   private subscribeFrom(from: bigint | undefined): void {
     const generation = ++this.generation;
-    this.tracker = new CheckpointTracker(from);
+    for (const lane of this.lanes) lane.tracker = new CheckpointTracker(from);
     this.caughtUpFlag = false;
     this.lastSeen = from;
     const batches = this.options.store.subscribe(this.options.source, {
@@ -155,20 +209,24 @@ export class SubscriptionConsumer {
 
   private async take(batch: SubscriptionBatch, generation: number): Promise<void> {
     if (generation !== this.generation) return;
+    const lanes = this.lanes;
     let events = 0;
     for (const item of batch.items) {
       switch (item.kind) {
         case 'event': {
           events++;
           this.lastSeen = item.checkpoint;
-          const ticket = this.tracker.track(item.checkpoint);
-          this.options.onEvent(item.event, ticket);
+          for (const lane of lanes) {
+            if (lane.handledThrough !== undefined && item.checkpoint <= lane.handledThrough)
+              lane.tracker.skip(item.checkpoint);
+            else lane.onEvent(item.event, lane.tracker.track(item.checkpoint));
+          }
           break;
         }
         case 'unresolved':
         case 'checkpoint':
           this.lastSeen = item.checkpoint;
-          this.tracker.skip(item.checkpoint);
+          for (const lane of lanes) lane.tracker.skip(item.checkpoint);
           break;
         case 'caughtUp':
           this.caughtUpFlag = true;
@@ -194,7 +252,8 @@ export class SubscriptionConsumer {
     await this.flush();
     await sleep(this.options.clock, backoffDelay(this.failures, { initialDelayMs: 100, maxDelayMs: 5000 }));
     if (generation !== this.generation || this.stopped) return;
-    this.subscribeFrom(this.tracker.safeCheckpoint ?? this.stored);
+    for (const lane of this.lanes) lane.handledThrough = lane.tracker.safeCheckpoint ?? lane.stored;
+    this.subscribeFrom(earliest(this.lanes.map((lane) => lane.handledThrough)));
   }
 
   private scheduleFlush(): void {
@@ -203,4 +262,14 @@ export class SubscriptionConsumer {
       void this.flush().then(() => this.scheduleFlush());
     }, this.options.checkpointIntervalMs ?? 1000);
   }
+}
+
+/** The earliest checkpoint; undefined (the start) when any is undefined. */
+function earliest(checkpoints: readonly (bigint | undefined)[]): bigint | undefined {
+  let min: bigint | undefined;
+  for (const c of checkpoints) {
+    if (c === undefined) return undefined;
+    if (min === undefined || c < min) min = c;
+  }
+  return min;
 }
