@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import {
   InvalidEventError,
   InvalidPositionError,
@@ -9,7 +9,7 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from '../errors';
-import { recordSize, SEGMENT_HEADER_SIZE, type RecordFields } from './record-codec';
+import { recordSize, recordSizeOf, SEGMENT_HEADER_SIZE, type RecordFields } from './record-codec';
 import { openSegmentStore, type SegmentStore } from './segment-store';
 import { parseMetadata, SOFT_DELETE_METADATA, undeleteMetadata, type MetadataRules } from './stream-metadata';
 import { AllSubscription, hiddenFromAll, StreamSubscription, type SubscriptionHost } from './subscriptions';
@@ -37,6 +37,10 @@ export interface StreamState {
   meta: MetadataRules | undefined;
   /** Cached `$ce-` stream of this stream's category: null when it has none, undefined until looked up. */
   category: StreamState | null | undefined;
+  /** UTF-8 byte length of `name` (every record of the stream carries it). */
+  readonly nameBytes: number;
+  /** `name` as JSON text (the `$o` of its links), cached once the stream has a link. */
+  nameJson: string | undefined;
 }
 
 /** Statistics for tests and diagnostics. */
@@ -57,6 +61,8 @@ const DEFAULT_SEGMENT_SIZE = 256 * 1024 * 1024;
  */
 const ID_CACHE_LIMIT = 100_000;
 const LINK_TYPE = '$>';
+/** UTF-8 byte length of LINK_TYPE. */
+const LINK_TYPE_BYTES = 2;
 const METADATA_TYPE = '$metadata';
 const TOMBSTONE_TYPE = '$streamDeleted';
 const EMPTY = new Uint8Array(0);
@@ -670,6 +676,7 @@ export class EventLog implements SubscriptionHost {
     metadata: Uint8Array,
     created: bigint,
     sourcePosition = -1,
+    typeBytes = Buffer.byteLength(type, 'utf8'),
   ): Placed {
     const layout = this.layout;
     const event = {
@@ -683,7 +690,10 @@ export class EventLog implements SubscriptionHost {
       metadata,
       created,
     };
-    const size = recordSize(event);
+    // Measuring the id also flattens it: a randomUUID() is built by concatenation and would
+    // otherwise stay in memory as a tree of ~20 cons strings per link (several times the GC).
+    const idBytes = Buffer.byteLength(id, 'utf8');
+    const size = recordSizeOf(idBytes, state.nameBytes, typeBytes, data.byteLength, metadata.byteLength);
     if (layout.segmentOffset > SEGMENT_HEADER_SIZE && layout.segmentOffset + size > this.segmentSize) {
       layout.segmentIndex++;
       layout.segmentBase += layout.segmentOffset;
@@ -723,21 +733,20 @@ export class EventLog implements SubscriptionHost {
     if (ceState === undefined && etState === undefined) return;
     const created = source.created;
     const sourcePosition = Number(source.position);
-    const data =
-      source.type === LINK_TYPE ? source.data : Buffer.from(`${source.revision}@${source.stream}`, 'utf8');
-    const metadata = Buffer.from(linkMetadata(source, isTombstone), 'utf8');
+    const { data, metadata } = linkBodies(source, sourceState, sourcePosition, isTombstone);
     if (ceState !== undefined) {
       this.place(
         placed,
         ceState,
         undefined,
-        randomUUID(),
+        linkId(),
         LINK_TYPE,
         false,
         data,
         metadata,
         created,
         sourcePosition,
+        LINK_TYPE_BYTES,
       );
     }
     if (etState !== undefined) {
@@ -745,13 +754,14 @@ export class EventLog implements SubscriptionHost {
         placed,
         etState,
         undefined,
-        randomUUID(),
+        linkId(),
         LINK_TYPE,
         false,
         data,
         metadata,
         created,
         sourcePosition,
+        LINK_TYPE_BYTES,
       );
     }
   }
@@ -810,7 +820,15 @@ export class EventLog implements SubscriptionHost {
   private stateFor(stream: string): StreamState {
     let state = this.streams.get(stream);
     if (!state) {
-      state = { name: stream, events: [], tombstone: undefined, meta: undefined, category: undefined };
+      state = {
+        name: stream,
+        events: [],
+        tombstone: undefined,
+        meta: undefined,
+        category: undefined,
+        nameBytes: Buffer.byteLength(stream, 'utf8'),
+        nameJson: undefined,
+      };
       this.streams.set(stream, state);
     }
     return state;
@@ -1014,14 +1032,61 @@ function describeExpected(expected: ExpectedRevision): string | bigint {
   return expected;
 }
 
-/** Link metadata as the projections write it: checkpoint tag, `$o`, `$causedBy`, `$correlationId`. */
-function linkMetadata(source: StoredEvent, isTombstone: boolean): string {
-  const position = source.position.toString();
-  let json = `{"$v":"1:-1:1:1","$c":${position},"$p":${position},"$o":${JSON.stringify(source.stream)},"$causedBy":${JSON.stringify(source.id)}`;
+/**
+ * A link's data (`"<rev>@<stream>"`; a link to a link reuses its data) and metadata, as
+ * the projections write them: checkpoint tag, `$o`, `$causedBy`, `$correlationId`. Both
+ * are encoded with one `Buffer.from` and share its bytes (the `$ce-` and `$et-` links of
+ * one source share both).
+ */
+function linkBodies(
+  source: StoredEvent,
+  sourceState: StreamState,
+  sourcePosition: number,
+  isTombstone: boolean,
+): { data: Uint8Array; metadata: Uint8Array } {
+  const position = String(sourcePosition);
+  const owner = (sourceState.nameJson ??= JSON.stringify(source.stream));
+  let metadata = `{"$v":"1:-1:1:1","$c":${position},"$p":${position},"$o":${owner},"$causedBy":${JSON.stringify(source.id)}`;
   const correlation = correlationIdOf(source.metadata);
-  if (correlation !== undefined) json += `,"$correlationId":${correlation}`;
-  if (isTombstone) json += ',"$deleted":-1';
-  return `${json}}`;
+  if (correlation !== undefined) metadata += `,"$correlationId":${correlation}`;
+  metadata += isTombstone ? ',"$deleted":-1}' : '}';
+  if (source.type === LINK_TYPE) return { data: source.data, metadata: Buffer.from(metadata, 'utf8') };
+  const revision = source.revision.toString();
+  // The revision digits and '@' are ASCII, so the data's byte length needs no scan.
+  const dataBytes = revision.length + 1 + sourceState.nameBytes;
+  const bytes = Buffer.from(`${revision}@${source.stream}${metadata}`, 'utf8');
+  return { data: bytes.subarray(0, dataBytes), metadata: bytes.subarray(dataBytes) };
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+const linkIdRandom = Buffer.alloc(16 * 256);
+let linkIdRandomAt = linkIdRandom.length;
+const linkIdText = Buffer.alloc(36);
+
+/**
+ * A random (version 4) UUID for a link record, like `randomUUID()` but built as one flat
+ * string: `randomUUID()` concatenates ~20 pieces, and every link keeps its id, so the
+ * cons strings cost memory and GC time on the append path.
+ */
+function linkId(): string {
+  if (linkIdRandomAt === linkIdRandom.length) {
+    randomFillSync(linkIdRandom);
+    linkIdRandomAt = 0;
+  }
+  const bytes = linkIdRandom;
+  const o = linkIdRandomAt;
+  linkIdRandomAt += 16;
+  bytes[o + 6] = (bytes[o + 6]! & 0x0f) | 0x40;
+  bytes[o + 8] = (bytes[o + 8]! & 0x3f) | 0x80;
+  const text = linkIdText;
+  let p = 0;
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) text[p++] = 45; /* - */
+    const b = bytes[o + i]!;
+    text[p++] = HEX_DIGITS[b >> 4]!;
+    text[p++] = HEX_DIGITS[b & 15]!;
+  }
+  return text.toString('latin1', 0, 36);
 }
 
 const CORRELATION_PATTERN = /"\$correlationId"\s*:\s*("(?:[^"\\]|\\.)*")/;
@@ -1030,9 +1095,12 @@ const CORRELATION_PATTERN = /"\$correlationId"\s*:\s*("(?:[^"\\]|\\.)*")/;
 function correlationIdOf(metadata: Uint8Array): string | undefined {
   if (metadata.byteLength < CORRELATION_KEY.length) return undefined;
   const buf = asBuffer(metadata);
-  if (buf.indexOf(CORRELATION_KEY) < 0) return undefined;
+  const key = buf.indexOf(CORRELATION_KEY);
+  if (key < 0) return undefined;
+  // The common case, a string id, is copied as JSON text without decoding the metadata.
+  const plain = plainCorrelationString(buf, key + CORRELATION_KEY.length);
+  if (plain !== undefined) return plain;
   const text = buf.toString('utf8');
-  // The common case, a string id, is copied as JSON text without parsing the whole object.
   const match = CORRELATION_PATTERN.exec(text);
   if (match) return match[1];
   try {
@@ -1043,4 +1111,37 @@ function correlationIdOf(metadata: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What {@link CORRELATION_PATTERN} captures, read from the bytes after the first occurrence
+ * of the key (no match of the pattern can start earlier). Undefined whenever the bytes
+ * leave the plain case (non-ASCII whitespace, a backslash before a line break or a
+ * non-ASCII character, no closing quote, a value that is not a string), and the caller
+ * then runs the pattern itself, so the result is always the pattern's.
+ */
+function plainCorrelationString(buf: Buffer, from: number): string | undefined {
+  const end = buf.length;
+  let p = from;
+  while (p < end && isAsciiSpace(buf[p]!)) p++;
+  if (p >= end || buf[p] !== 58 /* : */) return undefined;
+  p++;
+  while (p < end && isAsciiSpace(buf[p]!)) p++;
+  if (p >= end || buf[p] !== 34 /* " */) return undefined;
+  const start = p++;
+  while (p < end) {
+    const c = buf[p]!;
+    if (c === 34) return buf.toString('utf8', start, p + 1);
+    if (c === 92 /* backslash */) {
+      const next = buf[p + 1];
+      if (next === undefined || next === 10 || next === 13 || next >= 0x80) return undefined;
+      p += 2;
+    } else p++;
+  }
+  return undefined;
+}
+
+/** The ASCII characters `\s` matches: tab, line feed, vertical tab, form feed, carriage return, space. */
+function isAsciiSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
 }

@@ -41,14 +41,25 @@ export interface RecordFields {
 
 /** Total framed size of a record with these fields, in bytes. */
 export function recordSize(fields: RecordFields): number {
+  return recordSizeOf(
+    Buffer.byteLength(fields.id, 'utf8'),
+    Buffer.byteLength(fields.stream, 'utf8'),
+    Buffer.byteLength(fields.type, 'utf8'),
+    fields.data.byteLength,
+    fields.metadata.byteLength,
+  );
+}
+
+/** {@link recordSize} from the UTF-8 byte lengths of the fields, for callers that know some already. */
+export function recordSizeOf(
+  idBytes: number,
+  streamBytes: number,
+  typeBytes: number,
+  dataBytes: number,
+  metadataBytes: number,
+): number {
   return (
-    FRAME_HEADER_SIZE +
-    PAYLOAD_FIXED_SIZE +
-    Buffer.byteLength(fields.id, 'utf8') +
-    Buffer.byteLength(fields.stream, 'utf8') +
-    Buffer.byteLength(fields.type, 'utf8') +
-    fields.data.byteLength +
-    fields.metadata.byteLength
+    FRAME_HEADER_SIZE + PAYLOAD_FIXED_SIZE + idBytes + streamBytes + typeBytes + dataBytes + metadataBytes
   );
 }
 
