@@ -54,6 +54,10 @@ export interface HostSettings {
 export interface HostStats {
   /** Process streams read (cache misses, conflicts, restarts). */
   loads: number;
+  /** Instances started without reading their stream (see `work`). */
+  freshStarts: number;
+  /** Starts decided on the empty state whose stream existed after all (then read and decided again). */
+  freshMisses: number;
   /** Process appends. */
   appends: number;
   /** Inputs that led to a decision. */
@@ -68,6 +72,8 @@ export interface HostStats {
 interface Job {
   readonly input: ProcessInput;
   readonly done: (decision: Decision | undefined) => void;
+  /** The input event arrived after its subscription caught up (see `SubscriptionLane`). */
+  readonly live?: boolean;
 }
 
 interface Delivery {
@@ -88,6 +94,8 @@ interface Delivery {
 export class ProcessHost {
   readonly stats: HostStats = {
     loads: 0,
+    freshStarts: 0,
+    freshMisses: 0,
     appends: 0,
     handled: 0,
     conflicts: 0,
@@ -150,7 +158,7 @@ export class ProcessHost {
         this.consumer(
           name,
           source,
-          [{ name, onEvent: (event, ticket) => this.takeInput(event, ticket) }],
+          [{ name, onEvent: (event, ticket, live) => this.takeInput(event, ticket, live) }],
           this.queue,
         ),
       );
@@ -250,7 +258,7 @@ export class ProcessHost {
 
   // ---- inputs
 
-  private takeInput(record: StoredEventRecord, ticket: CheckpointTicket): void {
+  private takeInput(record: StoredEventRecord, ticket: CheckpointTicket, live: boolean): void {
     const { registry } = this.settings;
     if (record.type.startsWith('$')) return ticket.done();
     if (!this.engine.definition.handlers.has(record.type)) {
@@ -276,7 +284,8 @@ export class ProcessHost {
     const done = () => {
       if (--remaining === 0) ticket.done();
     };
-    for (const processId of processIds) this.queue.push(processId, { input: { kind: 'event', event }, done });
+    for (const processId of processIds)
+      this.queue.push(processId, { input: { kind: 'event', event }, done, live });
   }
 
   private reject(record: StoredEventRecord, error: unknown, ticket: CheckpointTicket): void {
@@ -324,11 +333,23 @@ export class ProcessHost {
     }
     let handlerFailures = 0;
     let conflicts = 0;
+    // A live input that starts an instance absent from the cache is decided on the empty
+    // state without reading the stream, and appended with `no_stream`: a new instance costs
+    // no read. If the stream exists after all (another start for the same id), the append
+    // fails and the input is decided again on the stream's state. Only live inputs: one
+    // seen again in catch-up (a restart, a resubscribe) may have been handled already, and
+    // its decision on the empty state would carry the same event ids as the stream's first
+    // batch, which the store would take as an idempotent repeat instead of a conflict.
+    let presumeNew = job.live === true && this.startsInstance(job.input);
     for (;;) {
       let state: ProcessState;
       let decision: Decision;
+      let fresh = false;
       try {
-        state = await this.load(processId);
+        const cached = presumeNew ? this.cache.get(processId) : undefined;
+        fresh = presumeNew && cached === undefined;
+        presumeNew = false;
+        state = cached ?? (fresh ? this.engine.initialState(processId) : await this.load(processId));
         decision = this.engine.handle(state, job.input, new Date(this.settings.clock.now()));
       } catch (error) {
         if (!(error instanceof SagastreamError) || error.code !== 'HANDLER') {
@@ -357,12 +378,19 @@ export class ProcessHost {
         }
         return this.quarantine(processId, job, error as HandlerError);
       }
+      // Nothing to append proves nothing about the stream: decide again on what it holds.
+      if (fresh && decision.events.length === 0) continue;
       if (decision.outcome === 'quarantined') return this.hold(processId, job);
       if (decision.events.length > 0) {
         try {
           await this.append(state, decision);
         } catch (error) {
           this.cache.delete(processId);
+          if (fresh && error instanceof WrongExpectedVersionError) {
+            // The instance existed: not contention, so reload at once, without backoff.
+            this.stats.freshMisses++;
+            continue;
+          }
           if (!(error instanceof WrongExpectedVersionError)) {
             this.settings.logger.warn('process append failed; retrying', {
               process: this.name,
@@ -390,6 +418,7 @@ export class ProcessHost {
           continue;
         }
         this.stats.handled++;
+        if (fresh) this.stats.freshStarts++;
         crashPoint('after-append');
         if (decision.events.some((e) => e.type === ProcessEventTypes.CommandScheduled))
           crashPoint('after-command-scheduled');
@@ -416,6 +445,13 @@ export class ProcessHost {
       job.done(decision);
       return;
     }
+  }
+
+  /** True for an event whose handler is a `@StartedBy`. */
+  private startsInstance(input: ProcessInput): boolean {
+    return (
+      input.kind === 'event' && this.engine.definition.handlers.get(input.event.type)?.kind === 'startedBy'
+    );
   }
 
   private async load(processId: string): Promise<ProcessState> {

@@ -20,9 +20,11 @@ export interface SubscriptionLane {
   readonly name: string;
   /**
    * Takes one event. Synchronous: it only enqueues work, and calls `ticket.done()` once
-   * that work's effects are in the store (or the event needs none).
+   * that work's effects are in the store (or the event needs none). `live`: the event came
+   * after the subscription caught up, so it was appended after this subscription started
+   * (it cannot be one this worker's previous run, or a dropped subscription, handled).
    */
-  readonly onEvent: (event: StoredEventRecord, ticket: CheckpointTicket) => void;
+  readonly onEvent: (event: StoredEventRecord, ticket: CheckpointTicket, live: boolean) => void;
 }
 
 /** Options of {@link SubscriptionConsumer}. */
@@ -58,7 +60,7 @@ export interface SubscriptionConsumerOptions {
 
 interface Lane {
   readonly name: string;
-  readonly onEvent: (event: StoredEventRecord, ticket: CheckpointTicket) => void;
+  readonly onEvent: (event: StoredEventRecord, ticket: CheckpointTicket, live: boolean) => void;
   tracker: CheckpointTracker;
   /** The checkpoint last written to the store. */
   stored: bigint | undefined;
@@ -219,7 +221,7 @@ export class SubscriptionConsumer {
           for (const lane of lanes) {
             if (lane.handledThrough !== undefined && item.checkpoint <= lane.handledThrough)
               lane.tracker.skip(item.checkpoint);
-            else lane.onEvent(item.event, lane.tracker.track(item.checkpoint));
+            else lane.onEvent(item.event, lane.tracker.track(item.checkpoint), this.caughtUpFlag);
           }
           break;
         }

@@ -79,14 +79,50 @@ describe('ProcessRuntime', () => {
   });
 
   describe('when one instance receives many events', () => {
-    it('handles them in order and reads its stream only once', async () => {
+    it('handles them in order and never reads its stream (a new instance starts from the empty state)', async () => {
       const { runtime } = await start();
       await request(store, 'hot');
       for (let n = 1; n <= 40; n++) await poke(store, 'hot', n);
       await runtime.whenIdle();
       const state = await runtime.stateOf('reminder', 'hot');
       expect((state.data as Reminder).pokes).to.deep.equal(Array.from({ length: 40 }, (_, i) => i + 1));
-      expect(runtime.stats('reminder').loads).to.equal(1);
+      expect(runtime.stats('reminder')).to.include({ loads: 0, freshStarts: 1, freshMisses: 0 });
+    });
+  });
+
+  describe('when a restarted worker sees a start event again in catch-up', () => {
+    it('reads the stream instead of presuming a new instance, and records the input once', async () => {
+      const first = await start();
+      await request(store, 'r');
+      await poke(store, 'r', 1);
+      await first.runtime.whenIdle();
+      await first.runtime.stop();
+      // Losing the input checkpoints makes the next worker see r's inputs again.
+      await store.deleteStream('sagastreamCheckpoint-reminder.input.request');
+      await store.deleteStream('sagastreamCheckpoint-reminder.input.poke');
+      const second = await start();
+      await second.runtime.whenIdle();
+      expect(second.runtime.stats('reminder')).to.include({ loads: 1, freshStarts: 0, freshMisses: 0 });
+      expect(await count(store, 'reminder-r', 'sagastream.ProcessStarted')).to.equal(1);
+      expect(await count(store, 'reminder-r', 'sagastream.InputRecorded')).to.equal(2);
+      expect(second.service.deliveries).to.equal(0);
+      expect(((await second.runtime.stateOf('reminder', 'r')).data as Reminder).pokes).to.deep.equal([1]);
+    });
+  });
+
+  describe('when a live start event names an instance that exists but is not cached', () => {
+    it('finds the stream on the no_stream append, then reads it and decides again', async () => {
+      const first = await start();
+      await request(store, 's');
+      await first.runtime.whenIdle();
+      await first.runtime.stop();
+      const second = await start();
+      await second.runtime.whenIdle();
+      await request(store, 's');
+      await second.runtime.whenIdle();
+      expect(second.runtime.stats('reminder')).to.include({ loads: 1, freshStarts: 0, freshMisses: 1 });
+      expect(await count(store, 'reminder-s', 'sagastream.ProcessStarted')).to.equal(1);
+      expect(second.runtime.reports.map((r) => r.kind)).to.include('ignored');
     });
   });
 
