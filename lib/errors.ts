@@ -30,7 +30,10 @@ export type SagastreamErrorCode =
   | 'STEP_FAILED'
   | 'DUPLICATE_STEP'
   | 'SAGA_FAILED'
-  | 'PROCESS_QUARANTINED';
+  | 'PROCESS_QUARANTINED'
+  | 'CORRELATION_KEY_CONFLICT'
+  | 'UNKNOWN_CORRELATION_KEY'
+  | 'PROCESS_NOT_FOUND';
 
 /** Base class of every error sagastream throws. */
 export abstract class SagastreamError extends Error {
@@ -416,6 +419,70 @@ export class SagaFailedError extends SagastreamError {
         ? `Saga ${saga}-${sagaId} failed in action '${action}' (${failure.message}); every completed action was compensated.`
         : `Saga ${saga}-${sagaId} failed in action '${action}' (${failure.message}) and compensation ` +
             `'${failedCompensation ?? '?'}' failed too; the saga needs an operator (see its stream).`,
+      options,
+    );
+  }
+}
+
+/**
+ * A process instance associated a lookup key (`ctx.associate`) that another instance of the
+ * same process already claimed. The decision is not appended; the instance is quarantined
+ * until an operator skips the input (or fixes the data and releases it).
+ */
+export class CorrelationKeyConflictError extends SagastreamError {
+  readonly code = 'CORRELATION_KEY_CONFLICT' as const;
+  constructor(
+    readonly processName: string,
+    /** The instance whose decision associated the key. */
+    readonly processId: string,
+    readonly key: string,
+    /** The instance that claimed the key first. */
+    readonly ownerId: string,
+    /** The input whose decision associated the key. */
+    readonly inputId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${processName}-${processId} associated key '${key}' on input ${inputId}, but ${processName}-${ownerId} ` +
+        `already holds it; a key routes to one instance. Nothing was appended for that input: fix the ` +
+        `handler or the data, then skip or release the instance.`,
+      options,
+    );
+  }
+}
+
+/** An event routed by lookup key (`@On(E, { byKey })`) carried a key no instance has associated. */
+export class UnknownCorrelationKeyError extends SagastreamError {
+  readonly code = 'UNKNOWN_CORRELATION_KEY' as const;
+  constructor(
+    readonly processName: string,
+    readonly key: string,
+    readonly eventType: string,
+    readonly stream: string,
+    readonly revision: bigint,
+    readonly eventId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Event ${eventId} (${eventType}) at ${stream}@${revision} carries key '${key}', which no ${processName} ` +
+        `instance has associated (ctx.associate). It was handled per the beforeStart policy; ` +
+        `check that the instance associates the key before such events arrive.`,
+      options,
+    );
+  }
+}
+
+/** An operator command named a process instance whose stream does not exist. */
+export class ProcessNotFoundError extends SagastreamError {
+  readonly code = 'PROCESS_NOT_FOUND' as const;
+  constructor(
+    readonly processName: string,
+    readonly processId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `No instance ${processName}-${processId}: its stream is empty or missing. ` +
+        `List the instances with \`sagastream processes list ${processName}\`.`,
       options,
     );
   }

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { SagastreamError } from '../errors';
 import { registerEventStoreCommand } from './eventstore-command';
+import { registerProcessesCommand } from './processes-command';
 
 /** Builds the `sagastream` program with every subcommand registered. */
 export function createProgram(): Command {
@@ -13,6 +14,7 @@ export function createProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   registerEventStoreCommand(program);
+  registerProcessesCommand(program);
   return program;
 }
 

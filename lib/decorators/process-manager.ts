@@ -1,6 +1,7 @@
 import {
   type Class,
   type Correlate,
+  type Correlation,
   type ProcessManagerOptions,
   addProcessMember,
   defineProcessOptions,
@@ -51,8 +52,21 @@ export function StartedBy<E extends object>(event: Class<E>, correlate: Correlat
   };
 }
 
-/** Handles an event for a running instance; `correlate` returns the process id (or ids) it concerns. */
-export function On<E extends object>(event: Class<E>, correlate: Correlate<E>): MethodDecorator {
+/**
+ * Handles an event for a running instance. `correlate` returns the process id (or ids) it
+ * concerns, or is `{ byKey }` returning a lookup key (or keys) that an instance associated
+ * earlier with `ctx.associate(key)`; the runtime resolves the key through its correlation index.
+ *
+ * @example
+ * ```ts
+ * @On(PaymentCharged, (e) => e.orderId)
+ * charged(e: PaymentCharged, ctx: ProcessContext<OrderFulfillment>) { ctx.associate(e.chargeId); }
+ *
+ * @On(ChargeDisputed, { byKey: (e) => e.chargeId })   // carries no order id
+ * disputed(e: ChargeDisputed, ctx: ProcessContext<OrderFulfillment>) { ctx.fail('charge disputed'); }
+ * ```
+ */
+export function On<E extends object>(event: Class<E>, correlate: Correlation<E>): MethodDecorator {
   return (target, method) => {
     const { cls, isStatic } = classOf(target);
     addProcessMember(cls, { kind: 'on', method, isStatic, event, correlate });

@@ -12,6 +12,8 @@ export {
   type ArrivalPolicy,
   type ProcessManagerOptions,
   type Correlate,
+  type ByKey,
+  type Correlation,
   type ProcessMemberRecord,
   type ProcessRecord,
   processRecordOf,

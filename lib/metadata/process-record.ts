@@ -29,6 +29,17 @@ export interface ProcessManagerOptions {
 /** Maps an input event to the id (or ids) of the process instance(s) it concerns. */
 export type Correlate<E> = (event: E) => string | readonly string[];
 
+/**
+ * Routes an input event by lookup key instead of process id: `byKey` returns the key (or
+ * keys) an instance associated earlier with `ctx.associate(key)`, e.g. a charge id.
+ */
+export interface ByKey<E> {
+  readonly byKey: (event: E) => string | readonly string[];
+}
+
+/** How `@On` finds the instance(s) of an event: by process id, or by a lookup key. */
+export type Correlation<E> = Correlate<E> | ByKey<E>;
+
 /** One decorated method of a process manager class. Fields typed `unknown` are validated by `defineProcess`. */
 export type ProcessMemberRecord =
   | {
@@ -36,6 +47,7 @@ export type ProcessMemberRecord =
       readonly method: string | symbol;
       readonly isStatic: boolean;
       readonly event: unknown;
+      /** A {@link Correlate} function, or `{ byKey }` ({@link ByKey}) for `@On`. */
       readonly correlate: unknown;
     }
   | {

@@ -37,6 +37,15 @@ export interface ProcessContext<T extends object = object> {
   cancel(key: string): void;
   /** The pending timeout `key`, if any. */
   timer(key: string): PendingTimer | undefined;
+  /**
+   * Associates a lookup key (a business key such as a charge id or a tracking number) with
+   * this instance, so events routed by `@On(Event, { byKey: (e) => e.chargeId })` reach it.
+   * Recorded as `sagastream.KeyAssociated`; the runtime claims the key before appending, and
+   * a key another instance already claimed quarantines this one with a
+   * `CorrelationKeyConflictError`. Associating a key this instance already has does nothing.
+   * Keys stay associated after the instance finishes (late events then meet `afterFinish`).
+   */
+  associate(key: string): void;
   /** Ends the process successfully; pending timeouts are cancelled. */
   complete(): void;
   /** Fails the process: its compensations run in reverse order of registration. */

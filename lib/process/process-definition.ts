@@ -15,6 +15,12 @@ export interface EventHandlerSpec {
   readonly eventType: string;
   readonly eventClass: Class;
   readonly method: string | symbol;
+  /**
+   * `processId`: `correlate` returns process ids. `key`: it returns lookup keys (from
+   * `@On(E, { byKey })`), which the runtime resolves to the instances that associated them.
+   */
+  readonly by: 'processId' | 'key';
+  /** Returns process ids or lookup keys, per {@link by}. */
   readonly correlate: Correlate<any>;
 }
 
@@ -41,6 +47,8 @@ export interface ProcessDefinition<T extends object = object> {
   readonly inputEventTypes: readonly string[];
   /** The event types that start an instance. */
   readonly startEventTypes: readonly string[];
+  /** True when some handler routes by lookup key: the runtime then keeps a correlation index. */
+  readonly routesByKey: boolean;
 }
 
 /** Defaults of the `@ProcessManager` options. */
@@ -51,7 +59,7 @@ export const PROCESS_DEFAULTS = { version: 1, snapshotEvery: 200, handledInputsK
  * Classes its decorators name that carry `@Event`/`@Command` are registered on the way.
  * Throws ONE {@link DefinitionError} listing every problem: missing `@ProcessManager`, a
  * name containing '-', no `@StartedBy`, two handlers for one event, a correlate that is
- * not a function, unregistered event or command classes, duplicate appliers or timeout
+ * neither a function nor `{ byKey: function }` (and `byKey` on a `@StartedBy`), unregistered event or command classes, duplicate appliers or timeout
  * keys, static or missing methods, a constructor that needs arguments.
  *
  * @example
@@ -145,9 +153,14 @@ export function defineProcess<T extends object>(
       case 'startedBy':
       case 'on': {
         const found = typeOfClass(m, m.event, 'event');
-        if (typeof m.correlate !== 'function') {
+        const routing = routingOf(m.correlate);
+        if (!routing) {
           problems.push(
-            `${where(m)}: correlate must be a function (event) => processId, got ${typeof m.correlate}.`,
+            `${where(m)}: correlate must be a function (event) => processId${m.kind === 'on' ? ' or { byKey: (event) => key }' : ''}, got ${describe(m.correlate)}.`,
+          );
+        } else if (routing.by === 'key' && m.kind === 'startedBy') {
+          problems.push(
+            `${where(m)}: a start event cannot be routed by key (no instance has associated it yet); return the new process id, and use { byKey } in @On.`,
           );
         }
         if (!found) break;
@@ -158,13 +171,14 @@ export function defineProcess<T extends object>(
           );
           break;
         }
-        if (typeof m.correlate === 'function') {
+        if (routing) {
           handlers.set(found.type, {
             kind: m.kind,
             eventType: found.type,
             eventClass: found.cls,
             method: m.method,
-            correlate: m.correlate as Correlate<any>,
+            by: routing.by,
+            correlate: routing.fn,
           });
         }
         break;
@@ -234,7 +248,29 @@ export function defineProcess<T extends object>(
     commandFailureHandlers: failureHandlers,
     inputEventTypes,
     startEventTypes: inputEventTypes.filter((t) => handlers.get(t)?.kind === 'startedBy'),
+    routesByKey: [...handlers.values()].some((h) => h.by === 'key'),
   });
+}
+
+function routingOf(correlate: unknown): { by: 'processId' | 'key'; fn: Correlate<any> } | undefined {
+  if (typeof correlate === 'function') return { by: 'processId', fn: correlate as Correlate<any> };
+  if (correlate !== null && typeof correlate === 'object') {
+    const byKey = (correlate as { byKey?: unknown }).byKey;
+    if (typeof byKey === 'function' && Object.keys(correlate).length === 1)
+      return { by: 'key', fn: byKey as Correlate<any> };
+  }
+  return undefined;
+}
+
+function describe(value: unknown): string {
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value);
+    const byKey = (value as { byKey?: unknown }).byKey;
+    return keys.includes('byKey') && keys.length === 1
+      ? `{ byKey: ${typeof byKey} }`
+      : `an object with ${keys.length > 0 ? keys.join(', ') : 'no keys'}`;
+  }
+  return typeof value;
 }
 
 function decoratorName(m: ProcessMemberRecord): string {

@@ -2,6 +2,7 @@ import { HandlerError, SagastreamError } from '../errors';
 import {
   type DecodedEvent,
   type EncodedEvent,
+  MessageRegistry,
   type PlainData,
   cloneInstance,
   fromPlain,
@@ -10,7 +11,7 @@ import {
 } from '../messages';
 import { deterministicId } from './ids';
 import { type CommandFailure, type ProcessContext, type TimeoutFired } from './process-context';
-import { type ProcessDefinition } from './process-definition';
+import { PROCESS_DEFAULTS, type ProcessDefinition } from './process-definition';
 import {
   type FailureInfo,
   type InputKind,
@@ -82,8 +83,13 @@ export interface Decision<S extends object = object> {
 
 /** Where an event goes. */
 export interface Route {
-  /** The instances it concerns (usually one). */
+  /** The instances it concerns (usually one); empty for a route by key. */
   readonly processIds: readonly string[];
+  /**
+   * Lookup keys to resolve to instances (`@On(E, { byKey })`): the instances that associated
+   * them with `ctx.associate`. Empty for a route by process id.
+   */
+  readonly keys: readonly string[];
   /** True when the handler is `@StartedBy`. */
   readonly starts: boolean;
   /** `Class.method` of the handler. */
@@ -95,6 +101,9 @@ export interface ReplayOptions {
   /** Start from the last `sagastream.Snapshot` among the events. @default true */
   readonly useSnapshots?: boolean;
 }
+
+/** The process class behind {@link ProcessEngine.inspector}: no handlers, empty user state. */
+class InspectedProcess {}
 
 /**
  * The process-manager engine: pure decisions over one process definition, no I/O. The
@@ -135,9 +144,48 @@ export interface ReplayOptions {
  */
 export class ProcessEngine<S extends object = object> {
   readonly #proto: Record<string | symbol, unknown>;
+  #skipOwnEvents = false;
 
   constructor(readonly definition: ProcessDefinition<S>) {
     this.#proto = definition.processClass.prototype as Record<string | symbol, unknown>;
+  }
+
+  /**
+   * An engine for operator tools (the `sagastream processes` CLI) that do not load the
+   * process class: `replay` rebuilds the framework part of a state (status, commands,
+   * compensations, timers, keys, quarantine) and skips the process's own events, so the
+   * user state stays empty; `release` and `quarantine` build events in exactly the format
+   * the runtime writes. It has no handlers and never snapshots: do not feed it inputs.
+   *
+   * @example
+   * ```ts
+   * const engine = ProcessEngine.inspector('orderFulfillment');
+   * const state = engine.replay('o1', await store.readStream('orderFulfillment-o1'));
+   * const decision = engine.release(state, { skip: true });
+   * await store.append(state.stream, decision.events, { expectedRevision: decision.expectedRevision });
+   * ```
+   */
+  static inspector(processName: string): ProcessEngine {
+    const definition: ProcessDefinition = Object.freeze({
+      processClass: InspectedProcess,
+      name: processName,
+      version: PROCESS_DEFAULTS.version,
+      snapshotEvery: Number.MAX_SAFE_INTEGER,
+      handledInputsKept: PROCESS_DEFAULTS.handledInputsKept,
+      beforeStart: 'ignore',
+      afterFinish: 'ignore',
+      registry: new MessageRegistry(),
+      handlers: new Map(),
+      appliers: new Map(),
+      timeouts: new Map(),
+      commandFailureHandlers: new Map(),
+      inputEventTypes: [],
+      startEventTypes: [],
+      routesByKey: false,
+    });
+    const engine = new ProcessEngine(definition);
+    engine.#skipOwnEvents = true;
+    return engine;
   }
 
   /** The process name (stream category). */
@@ -197,17 +245,24 @@ export class ProcessEngine<S extends object = object> {
     }
     const ids =
       typeof result === 'string' ? [result] : Array.isArray(result) ? (result as unknown[]) : [result];
+    const what = spec.by === 'key' ? 'lookup key' : 'process id';
     if (ids.some((id) => typeof id !== 'string' || id.length === 0)) {
       throw new HandlerError(
-        `The correlate function of ${handler} returned ${JSON.stringify(result)} for event ${event.id ?? event.type}; ` +
-          `it must return a non-empty process id or an array of them.`,
+        `The ${spec.by === 'key' ? 'byKey' : 'correlate'} function of ${handler} returned ${JSON.stringify(result)} for event ${event.id ?? event.type}; ` +
+          `it must return a non-empty ${what} or an array of them.`,
         this.definition.name,
         '?',
         event.id,
         handler,
       );
     }
-    return { processIds: [...new Set(ids as string[])], starts: spec.kind === 'startedBy', handler };
+    const unique = [...new Set(ids as string[])];
+    return {
+      processIds: spec.by === 'key' ? [] : unique,
+      keys: spec.by === 'key' ? unique : [],
+      starts: spec.kind === 'startedBy',
+      handler,
+    };
   }
 
   /**
@@ -245,7 +300,7 @@ export class ProcessEngine<S extends object = object> {
       if (draft.revision !== undefined && record.revision <= draft.revision) continue;
       if (isFrameworkEventType(record.type)) {
         applyFrameworkEvent(draft, record.type, record.data as PlainData);
-      } else {
+      } else if (!this.#skipOwnEvents) {
         const decoded = this.definition.registry.decode(record);
         this.#applyOwn(draft, record.type, decoded.message, record.id);
       }
@@ -505,6 +560,7 @@ class Draft<S extends object> {
   commands = new Map<string, ScheduledCommand>();
   compensations: CompensationStep[] = [];
   timers = new Map<string, PendingTimer>();
+  keys = new Set<string>();
   failure: string | undefined = undefined;
   quarantine: { eventId: string; error: FailureInfo } | undefined = undefined;
   eventsSinceSnapshot = 0;
@@ -527,6 +583,7 @@ class Draft<S extends object> {
     d.commands = new Map(state.commands);
     d.compensations = [...state.compensations];
     d.timers = new Map(state.timers);
+    d.keys = new Set(state.keys);
     d.failure = state.failure;
     d.quarantine = state.quarantine;
     d.eventsSinceSnapshot = state.eventsSinceSnapshot;
@@ -553,6 +610,7 @@ class Draft<S extends object> {
     this.commands = new Map(s.commands.map((c) => [c.commandId, c]));
     this.compensations = [...s.compensations];
     this.timers = new Map(s.timers.map((t) => [t.key, { key: t.key, dueAt: new Date(t.dueAt) }]));
+    this.keys = new Set(s.keys ?? []);
     this.failure = s.failure;
     this.quarantine = s.quarantine;
     this.eventsSinceSnapshot = 0;
@@ -568,6 +626,7 @@ class Draft<S extends object> {
       commands: [...this.commands.values()],
       compensations: this.compensations,
       timers: [...this.timers.values()].map((t) => ({ key: t.key, dueAt: t.dueAt.toISOString() })),
+      ...(this.keys.size === 0 ? {} : { keys: [...this.keys] }),
       ...(this.failure === undefined ? {} : { failure: this.failure }),
       ...(this.quarantine === undefined ? {} : { quarantine: this.quarantine }),
     };
@@ -603,6 +662,7 @@ class Draft<S extends object> {
       commands: this.commands,
       compensations: Object.freeze(this.compensations),
       timers: this.timers,
+      keys: this.keys,
       failure: this.failure,
       quarantine: this.quarantine,
       eventsSinceSnapshot: this.eventsSinceSnapshot,
@@ -667,6 +727,9 @@ function applyFrameworkEvent<S extends object>(draft: Draft<S>, type: string, da
     case T.TimeoutCancelled:
     case T.TimeoutFired:
       draft.timers.delete((data as ProcessEventData['sagastream.TimeoutCancelled']).key);
+      break;
+    case T.KeyAssociated:
+      draft.keys.add((data as ProcessEventData['sagastream.KeyAssociated']).key);
       break;
     case T.ProcessQuarantined: {
       const d = data as ProcessEventData['sagastream.ProcessQuarantined'];
@@ -899,6 +962,13 @@ class Batch<S extends object> implements ProcessContext<S> {
 
   timer(key: string): PendingTimer | undefined {
     return this.draft.timers.get(key);
+  }
+
+  associate(key: string): void {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw this.#error(`ctx.associate needs a non-empty string key, got ${JSON.stringify(key)}.`);
+    }
+    if (!this.draft.keys.has(key)) this.emit(T.KeyAssociated, { key });
   }
 
   complete(): void {

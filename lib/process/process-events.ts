@@ -17,6 +17,7 @@ export const ProcessEventTypes = {
   TimeoutScheduled: 'sagastream.TimeoutScheduled',
   TimeoutCancelled: 'sagastream.TimeoutCancelled',
   TimeoutFired: 'sagastream.TimeoutFired',
+  KeyAssociated: 'sagastream.KeyAssociated',
   ProcessQuarantined: 'sagastream.ProcessQuarantined',
   ProcessReleased: 'sagastream.ProcessReleased',
   ProcessCompleted: 'sagastream.ProcessCompleted',
@@ -88,6 +89,11 @@ export interface ProcessEventData {
   'sagastream.TimeoutScheduled': { key: string; dueAt: string };
   'sagastream.TimeoutCancelled': { key: string };
   'sagastream.TimeoutFired': { key: string; dueAt: string };
+  /**
+   * A lookup key (`ctx.associate(key)`): events routed by `@On(E, { byKey })` with this key
+   * reach the instance. The runtime also claims the key in `<process>Key-<sha1(key)>`.
+   */
+  'sagastream.KeyAssociated': { key: string };
   'sagastream.ProcessQuarantined': { eventId: string; error: FailureInfo };
   /** `skipped`: the input that quarantined the instance is marked handled without running. */
   'sagastream.ProcessReleased': { eventId: string; skipped: boolean };
@@ -109,6 +115,8 @@ export interface SnapshotData {
   readonly commands: readonly ScheduledCommandData[];
   readonly compensations: readonly CompensationStepData[];
   readonly timers: readonly { key: string; dueAt: string }[];
+  /** Lookup keys associated with the instance (absent in snapshots written before keys existed). */
+  readonly keys?: readonly string[];
   readonly failure?: string;
   readonly quarantine?: { eventId: string; error: FailureInfo };
 }

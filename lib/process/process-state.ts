@@ -56,6 +56,8 @@ export interface ProcessState<T extends object = object> {
   readonly compensations: readonly CompensationStep[];
   /** Pending timeouts, by key. */
   readonly timers: ReadonlyMap<string, PendingTimer>;
+  /** Lookup keys associated with `ctx.associate`, oldest first; events routed by `byKey` find the instance by them. */
+  readonly keys: ReadonlySet<string>;
   /** Why the process failed, once it did. */
   readonly failure: string | undefined;
   /** Set while the instance is quarantined. */

@@ -1,5 +1,6 @@
 import {
   ConcurrencyError,
+  type CorrelationKeyConflictError,
   type HandlerError,
   NonRetryableError,
   SagastreamError,
@@ -15,6 +16,7 @@ import { type BackoffOptions, backoffDelay } from './backoff';
 import type { CheckpointTicket } from './checkpoint-tracker';
 import { type Clock, sleep } from './clock';
 import type { CommandBus } from './command-bus';
+import { CorrelationIndex } from './correlation-index';
 import { crashPoint } from './crash-point';
 import { InstanceCache } from './instance-cache';
 import { KeyedWorkQueue } from './keyed-work-queue';
@@ -108,6 +110,8 @@ export class ProcessHost {
   private readonly cache: InstanceCache<ProcessState>;
   private readonly consumers: SubscriptionConsumer[] = [];
   private readonly timers: TimerIndex;
+  /** Lookup keys (`ctx.associate` / `@On(E, { byKey })`), when the process routes by key. */
+  private readonly keys: CorrelationIndex | undefined;
   /** Inputs held for quarantined instances, in arrival order. */
   private readonly parked = new Map<string, Job[]>();
   private readonly sleepers = new Set<() => void>();
@@ -135,6 +139,9 @@ export class ProcessHost {
       onError: (error, processId) =>
         settings.logger.error('relay worker failed', { process: this.name, processId, error: String(error) }),
     });
+    this.keys = engine.definition.routesByKey
+      ? new CorrelationIndex({ ...settings, engine, whenQueueIdle: () => this.queue.whenIdle() })
+      : undefined;
     this.timers = new TimerIndex(settings.clock, (processId, key, dueAt) =>
       this.fireTimer(processId, key, dueAt),
     );
@@ -210,6 +217,7 @@ export class ProcessHost {
       this.queue.activeSize === 0 &&
       this.relayQueue.activeSize === 0 &&
       this.rejectsInFlight === 0 &&
+      (this.keys?.idle ?? true) &&
       this.timers.firing === 0
     );
   }
@@ -276,6 +284,12 @@ export class ProcessHost {
       event = registry.decode(record);
       const route = this.engine.route(event);
       if (!route) return ticket.done();
+      if (this.keys?.takes(route)) {
+        const input = { kind: 'event', event } as const;
+        return this.keys.route(record, event, route, ticket, (id, done) =>
+          this.queue.push(id, { input, done }),
+        );
+      }
       processIds = route.processIds;
     } catch (error) {
       return this.reject(record, error, ticket);
@@ -345,12 +359,14 @@ export class ProcessHost {
       let state: ProcessState;
       let decision: Decision;
       let fresh = false;
+      let keyConflict: CorrelationKeyConflictError | undefined;
       try {
         const cached = presumeNew ? this.cache.get(processId) : undefined;
         fresh = presumeNew && cached === undefined;
         presumeNew = false;
         state = cached ?? (fresh ? this.engine.initialState(processId) : await this.load(processId));
         decision = this.engine.handle(state, job.input, new Date(this.settings.clock.now()));
+        keyConflict = await this.keys?.claim(processId, decision);
       } catch (error) {
         if (!(error instanceof SagastreamError) || error.code !== 'HANDLER') {
           // Store trouble while loading: retry without counting it against the handler.
@@ -381,6 +397,7 @@ export class ProcessHost {
       // Nothing to append proves nothing about the stream: decide again on what it holds.
       if (fresh && decision.events.length === 0) continue;
       if (decision.outcome === 'quarantined') return this.hold(processId, job);
+      if (keyConflict) return this.quarantine(processId, job, keyConflict);
       if (decision.events.length > 0) {
         try {
           await this.append(state, decision);
@@ -479,7 +496,11 @@ export class ProcessHost {
     });
   }
 
-  private async quarantine(processId: string, job: Job, error: HandlerError): Promise<void> {
+  private async quarantine(
+    processId: string,
+    job: Job,
+    error: HandlerError | CorrelationKeyConflictError,
+  ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const state = await this.load(processId).catch(() => undefined);
       if (!state) return this.hold(processId, job);

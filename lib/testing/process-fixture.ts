@@ -105,6 +105,8 @@ interface StepResult {
   readonly label: string;
   readonly now: Date;
   readonly decisions: readonly { readonly processId: string; readonly decision: Decision<any> }[];
+  /** Lookup keys of the delivered event that no instance had associated (outcome `beforeStart`). */
+  readonly unknownKeys?: readonly string[];
 }
 
 /**
@@ -176,6 +178,8 @@ export class ProcessFixture<S extends object> {
   #lastDelivery: { message: object; options: DeliveryOptions } | undefined;
   #last: StepResult | undefined;
   #mainId: string | undefined;
+  /** Lookup key -> the instance that associated it (`ctx.associate`), as the runtime's key streams hold them. */
+  #keyOwners = new Map<string, string>();
 
   constructor(processClass: Class<S>, options: GivenOptions = {}) {
     this.registry = options.registry ?? new MessageRegistry();
@@ -210,6 +214,11 @@ export class ProcessFixture<S extends object> {
     return this.#streams.get(processId) ?? [];
   }
 
+  /** The instance that associated lookup `key` with `ctx.associate`, if any. */
+  ownerOfKey(key: string): string | undefined {
+    return this.#keyOwners.get(key);
+  }
+
   /** The decisions of the last step. */
   get lastDecisions(): readonly { readonly processId: string; readonly decision: Decision<S> }[] {
     return this.#last?.decisions ?? [];
@@ -221,8 +230,11 @@ export class ProcessFixture<S extends object> {
   }
 
   /**
-   * Delivers a domain event to the instance(s) its handler correlates it to. Throws when
-   * the process does not handle the event's type, or when a handler throws (a `HandlerError`).
+   * Delivers a domain event to the instance(s) its handler correlates it to; an event routed
+   * by key (`@On(E, { byKey })`) goes to the instance that associated the key, and one whose
+   * key no instance associated reaches none (outcome `beforeStart`, as the runtime reports
+   * it). Throws when the process does not handle the event's type, or when a handler throws
+   * (a `HandlerError`).
    */
   when(event: object, options: DeliveryOptions = {}): this {
     const type = this.registry.typeOf(event);
@@ -234,7 +246,11 @@ export class ProcessFixture<S extends object> {
         message: `${this.engine.definition.processClass.name} does not handle ${type}; add an @On(${event.constructor.name}, ...) handler.`,
       });
     }
-    const stream = options.stream ?? `test-${route.processIds[0] ?? 'none'}`;
+    const unknownKeys = route.keys.filter((key) => !this.#keyOwners.has(key));
+    const processIds = [
+      ...new Set([...route.processIds, ...route.keys.flatMap((key) => this.#keyOwners.get(key) ?? [])]),
+    ];
+    const stream = options.stream ?? `test-${processIds[0] ?? route.keys[0] ?? 'none'}`;
     const revision = this.#sourceRevisions.get(stream) ?? 0n;
     this.#sourceRevisions.set(stream, revision + 1n);
     const decoded: DecodedEvent = {
@@ -246,11 +262,11 @@ export class ProcessFixture<S extends object> {
       metadata: {},
     };
     this.#lastDelivery = { message: event, options: { ...options, eventId: decoded.id } };
-    const decisions = route.processIds.map((processId) => {
+    const decisions = processIds.map((processId) => {
       if (route.starts && this.#mainId === undefined) this.#mainId = processId;
       return this.#feed(processId, { kind: 'event', event: decoded }, `${type} ${decoded.id}`);
     });
-    this.#last = { label: `${type} was handled`, now: this.now, decisions };
+    this.#last = { label: `${type} was handled`, now: this.now, decisions, unknownKeys };
     return this;
   }
 
@@ -394,10 +410,14 @@ export class ProcessFixture<S extends object> {
       );
     }
     if (expectation.outcome) {
+      const outcomes = [
+        ...last.decisions.map((d) => d.decision.outcome),
+        ...(last.unknownKeys ?? []).map((): DecisionOutcome => 'beforeStart'),
+      ];
       check(
         'Outcome',
-        last.decisions.map((d) => d.decision.outcome),
-        last.decisions.map(() => expectation.outcome),
+        outcomes,
+        outcomes.map(() => expectation.outcome),
       );
     }
     const processId = expectation.processId ?? last.decisions[0]?.processId ?? this.#mainId;
@@ -421,6 +441,7 @@ export class ProcessFixture<S extends object> {
   #feed(processId: string, input: ProcessInput, label: string): { processId: string; decision: Decision<S> } {
     const state = this.processState(processId);
     const decision = this.engine.handle(state, input, this.now);
+    this.#claimKeys(processId, decision, label);
     if (decision.events.length > 0) {
       const stream = this.#streams.get(processId) ?? [];
       let revision = state.revision ?? -1n;
@@ -432,6 +453,25 @@ export class ProcessFixture<S extends object> {
       this.#checkReplay(processId, decision.state, label);
     }
     return { processId, decision };
+  }
+
+  // The runtime claims each associated key for one instance before appending; a second
+  // claimant is quarantined with a CorrelationKeyConflictError. Here that is a failed step.
+  #claimKeys(processId: string, decision: Decision<S>, label: string): void {
+    const keys = decision.events
+      .filter((e) => e.type === ProcessEventTypes.KeyAssociated)
+      .map((e) => e.data.key as string);
+    for (const key of keys) {
+      const owner = this.#keyOwners.get(key);
+      if (owner !== undefined && owner !== processId) {
+        throw new AssertionError({
+          message:
+            `After ${label}, ${this.engine.streamFor(processId)} associated key '${key}', which ${this.engine.streamFor(owner)} already holds. ` +
+            `The runtime would quarantine ${this.engine.streamFor(processId)} with a CorrelationKeyConflictError: a key routes to one instance.`,
+        });
+      }
+    }
+    for (const key of keys) this.#keyOwners.set(key, processId);
   }
 
   // The live state must equal the state replayed from the stream (in full and from the last
@@ -493,6 +533,7 @@ function comparable(state: ProcessState<object>): unknown {
     commands: [...state.commands.values()],
     compensations: state.compensations,
     timers: [...state.timers.values()].map((t) => ({ key: t.key, dueAt: t.dueAt.toISOString() })),
+    keys: [...state.keys],
     failure: state.failure,
     quarantine: state.quarantine,
   };

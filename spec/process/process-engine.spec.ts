@@ -295,6 +295,7 @@ describe('ProcessEngine', () => {
       const { registry, engine } = setup();
       expect(engine.route({ type: 'Ping', message: new Ping(['a', 'b', 'a']) })).to.deep.equal({
         processIds: ['a', 'b'],
+        keys: [],
         starts: false,
         handler: 'Pinger.ping',
       });
