@@ -27,6 +27,7 @@ const escape = (text: string): string =>
 /** Compact numbers: 1234567 -> 1.23M, 4560 -> 4.56k. */
 export function compact(value: number): string {
   const abs = Math.abs(value);
+  if (abs === 0) return '0';
   const fixed = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
   if (abs >= 1e9) return `${fixed(value / 1e9)}G`;
   if (abs >= 1e6) return `${fixed(value / 1e6)}M`;
@@ -52,7 +53,7 @@ export function barChart(options: BarChartOptions): string {
   const barW = 18;
   const gap = 24;
   const groupW = series.length * barW + gap;
-  const plotW = Math.max(groups.length * groupW, 300);
+  const plotW = Math.max(groups.length * groupW, 620, options.title.length * 7.5 - left);
   const legendH = 20 * Math.ceil(series.length / 4);
   const width = left + plotW + 20;
   const height = top + plotH + 50 + legendH;
