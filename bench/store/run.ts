@@ -8,16 +8,23 @@
  * from its measured phase. Results go to bench/results/store-<timestamp>.json (one
  * object per variant, every run plus median/min/max) and to a table on stdout.
  *
- * Options: --rounds <n> (default 3), --variants a,b, --workloads a,b,
- *          --duration <ms per duration-bound workload> (default 700),
- *          --warm-up <unmeasured ms before each workload> (default 250),
- *          --global-warm-up <unmeasured ms before the first workload> (default 1000),
- *          --catch-up <events> (default 10000), --short-streams <n> (default 500).
- * With EVENTSTORE_CONNECTION_STRING set, the variant `client-real` (back-end C) is added.
+ * Variants: the embedded server (durable and memory) through the real client, the floor
+ * (`client-thin-memory`: the same client against bench/store/thin-server.ts, the thinnest
+ * server it accepts), and LocalEventStore (durable and memory). After the table it prints
+ * events/s ratios paired within each round (the two variants ran back to back, under the
+ * same machine load), which is what to compare on a shared machine, not absolute numbers.
+ *
+ * Options: --rounds <n> (default 5), --variants a,b, --workloads a,b,
+ *          --duration <ms per duration-bound workload> (default 350),
+ *          --warm-up <unmeasured ms before each workload> (default 200),
+ *          --global-warm-up <unmeasured ms before the first workload> (default 500),
+ *          --catch-up <events> (default 6000), --short-streams <n> (default 300).
+ * The defaults finish in about 3 minutes on 2 cores. With EVENTSTORE_CONNECTION_STRING
+ * set, the variant `client-real` (back-end C) is added.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, platform } from 'node:os';
+import { cpus, loadavg, platform } from 'node:os';
 import { join } from 'node:path';
 import { VARIANTS, type VariantName, type VariantRun, type WorkloadResult } from './variant-child';
 
@@ -124,7 +131,7 @@ function cell(s: Spread | null | undefined): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const rounds = Math.max(1, Number(option(args, '--rounds', '3')));
+  const rounds = Math.max(1, Number(option(args, '--rounds', '5')));
   const defaultVariants: VariantName[] = [
     'client-embedded-durable',
     'client-embedded-memory',
@@ -136,11 +143,11 @@ async function main(): Promise<void> {
   const variants = (option(args, '--variants', '') || defaultVariants.join(',')).split(',') as VariantName[];
   for (const variant of variants) if (!(variant in VARIANTS)) throw new Error(`unknown variant '${variant}'`);
   const settings = {
-    duration: option(args, '--duration', '700'),
-    warmUp: option(args, '--warm-up', '250'),
-    globalWarmUp: option(args, '--global-warm-up', '1000'),
-    catchUp: option(args, '--catch-up', '10000'),
-    shortStreams: option(args, '--short-streams', '500'),
+    duration: option(args, '--duration', '350'),
+    warmUp: option(args, '--warm-up', '200'),
+    globalWarmUp: option(args, '--global-warm-up', '500'),
+    catchUp: option(args, '--catch-up', '6000'),
+    shortStreams: option(args, '--short-streams', '300'),
     workloads: option(args, '--workloads', ''),
   };
   const childArgs = [
@@ -158,11 +165,16 @@ async function main(): Promise<void> {
   ];
 
   const startedAt = new Date();
+  const loadAtStart = loadavg();
   const runs = new Map<VariantName, VariantRun[]>(variants.map((v) => [v, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const variant of variants) {
-      process.stderr.write(`round ${round}/${rounds}: ${variant}\n`);
+      const childStart = Date.now();
       runs.get(variant)!.push(await runVariant(variant, childArgs));
+      process.stderr.write(
+        `round ${round}/${rounds}: ${variant} (${((Date.now() - childStart) / 1000).toFixed(1)} s, ` +
+          `load ${loadavg()[0]!.toFixed(1)})\n`,
+      );
     }
   }
 
@@ -217,7 +229,11 @@ async function main(): Promise<void> {
           cpus: cpus().length,
           cpuModel: cpus()[0]?.model,
           node: process.version,
+          // The machine is shared: load averages say how noisy absolute numbers are.
+          loadAverageAtStart: loadAtStart,
+          loadAverageAtEnd: loadavg(),
         },
+        elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000,
         settings: { rounds, ...settings },
         ratios,
         variants: report,
@@ -256,7 +272,9 @@ async function main(): Promise<void> {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   console.log(
-    `\nstore benchmark: median (min-max) over ${rounds} rounds, ${process.version}, ${cpus().length} cpus`,
+    `\nstore benchmark: median (min-max) over ${rounds} rounds, ${process.version}, ${cpus().length} cpus, ` +
+      `load average ${loadAtStart[0]!.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}, ` +
+      `${Math.round((Date.now() - startedAt.getTime()) / 1000)} s`,
   );
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));

@@ -4,7 +4,8 @@
  *
  * Usage: node -r ./spec/register.js bench/store/variant-child.ts --variant <name>
  *        [--duration ms] [--warm-up ms] [--global-warm-up ms] [--catch-up events]
- *        [--short-streams n] [--workloads a,b]
+ *        [--short-streams n] [--workloads a,b] [--server-cpu-prof <dir>]
+ * `--server-cpu-prof` runs the server child with `node --cpu-prof` (profile written to <dir>).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -74,10 +75,19 @@ class ServerChild {
     this.lines = reader[Symbol.asyncIterator]();
   }
 
-  static async start(args: string[]): Promise<{ server: ServerChild; connectionString: string }> {
+  static async start(
+    args: string[],
+    nodeFlags: readonly string[] = [],
+  ): Promise<{ server: ServerChild; connectionString: string }> {
     const child = spawn(
       process.execPath,
-      ['-r', join(__dirname, '..', '..', 'spec', 'register.js'), join(__dirname, 'server-child.ts'), ...args],
+      [
+        ...nodeFlags,
+        '-r',
+        join(__dirname, '..', '..', 'spec', 'register.js'),
+        join(__dirname, 'server-child.ts'),
+        ...args,
+      ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     ) as unknown as ChildProcessWithoutNullStreams;
     const server = new ServerChild(child, createInterface({ input: child.stdout }));
@@ -114,14 +124,15 @@ async function main(): Promise<void> {
   const variant = option(args, '--variant', '') as VariantName;
   if (!(variant in VARIANTS)) throw new Error(`unknown variant '${variant}'`);
   const settings = {
-    durationMs: Number(option(args, '--duration', '700')),
-    warmUpMs: Number(option(args, '--warm-up', '250')),
-    catchUpEvents: Number(option(args, '--catch-up', '10000')),
-    shortStreams: Number(option(args, '--short-streams', '500')),
+    durationMs: Number(option(args, '--duration', '350')),
+    warmUpMs: Number(option(args, '--warm-up', '200')),
+    catchUpEvents: Number(option(args, '--catch-up', '6000')),
+    shortStreams: Number(option(args, '--short-streams', '300')),
   };
   const only = option(args, '--workloads', '');
+  const profileDir = option(args, '--server-cpu-prof', '');
   const runId = randomUUID().replace(/-/g, '').slice(0, 8);
-  const globalWarmUpMs = Number(option(args, '--global-warm-up', '1000'));
+  const globalWarmUpMs = Number(option(args, '--global-warm-up', '500'));
   const workloads = storeWorkloads(settings, runId).filter(
     (workload) => only === '' || only.split(',').includes(workload.name),
   );
@@ -136,6 +147,7 @@ async function main(): Promise<void> {
       if (variant === 'client-embedded-durable') dir = await mkdtemp(join(tmpdir(), 'sagastream-bench-'));
       const started = await ServerChild.start(
         variant === 'client-thin-memory' ? ['--thin'] : dir === undefined ? ['--memory'] : ['--db', dir],
+        profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir],
       );
       server = started.server;
       store = new EventStoreDbEventStore(started.connectionString);
