@@ -26,6 +26,9 @@ export {
   StepFailedError,
   DuplicateStepError,
   SagaFailedError,
+  CorrelationKeyConflictError,
+  UnknownCorrelationKeyError,
+  ProcessNotFoundError,
 } from './errors';
 export type { SagastreamErrorCode } from './errors';
 
@@ -77,7 +80,7 @@ export {
   OnCommandFailed,
   CommandHandler,
 } from './decorators';
-export type { ProcessManagerOptions, ArrivalPolicy } from './metadata';
+export type { ProcessManagerOptions, ArrivalPolicy, ByKey, Correlation } from './metadata';
 
 // process engine
 export {
@@ -114,6 +117,8 @@ export {
   silentLogger,
   RuntimeEventTypes,
   rejectedStreamOf,
+  keyStreamOf,
+  CorrelationKeyEventTypes,
 } from './runtime';
 export type {
   ProcessRuntimeOptions,
@@ -126,6 +131,7 @@ export type {
   BackoffOptions,
   Stoppable,
   StopOnSignalsOptions,
+  KeyClaimedData,
 } from './runtime';
 
 // testing kit

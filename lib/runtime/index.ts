@@ -11,3 +11,4 @@ export { ManualClock, systemClock, type Clock } from './clock';
 export { consoleLogger, verboseLogger, silentLogger, type Logger } from './logger';
 export { RuntimeEventTypes, rejectedStreamOf, type RuntimeReport } from './runtime-events';
 export { type BackoffOptions } from './backoff';
+export { keyStreamOf, CorrelationKeyEventTypes, type KeyClaimedData } from './correlation-index';
