@@ -58,21 +58,26 @@ export const PATH_OPS: Readonly<Record<SagaPath, PathOps>> = {
 /** What the framework declares it needs beyond {@link PATH_OPS}. */
 export const FRAMEWORK_BUDGET = {
   /**
-   * Reads of the process stream per saga: the load when the instance starts (a cache
-   * miss). Every later input is decided on the cached state and revision: a re-read per
-   * event is a bug.
+   * Reads of the process stream per saga: none. The starting input is decided on the empty
+   * state and appended with `no_stream` (a read happens only when that append finds the
+   * stream, or for a start seen again in catch-up after a restart); every later input is
+   * decided on the cached state and revision. A read per saga or per event is a bug.
    */
-  processReadsPerSaga: 1,
+  processReadsPerSaga: 0,
   /**
-   * Subscriptions on `$ce-orderFulfillment`, each receiving every process event: the
-   * outbox relay and the timer service (DESIGN.md, "Runtime pipeline").
+   * Subscriptions on `$ce-orderFulfillment`, each receiving every process event: one, whose
+   * lanes are the outbox relay and (for processes with timeouts) the timer index
+   * (DESIGN.md, "Runtime pipeline"). The sample has no timeouts: one checkpoint too.
    */
-  processCategoryConsumers: 2,
+  processCategoryConsumers: 1,
   /** Input subscriptions, one per consumed category. */
   inputConsumers: 4,
-  /** A checkpoint is stored at most after this many events per consumer... */
+  /**
+   * A checkpoint is stored at most after this many events per consumer (one write in
+   * flight at a time: a count reached while one is pending does not queue another)...
+   */
   checkpointEvery: 512,
-  /** ...or once per this many ms per consumer. */
+  /** ...or once per this many ms per consumer, plus one on stop. */
   checkpointIntervalMs: 1000,
 } as const;
 

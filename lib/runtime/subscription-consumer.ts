@@ -75,12 +75,16 @@ interface Lane {
  * from the safe checkpoint after the in-flight work settles; duplicates this causes are
  * absorbed by the per-instance input dedupe. With several lanes, one subscription feeds
  * them all, from the earliest lane checkpoint, and each lane stores its own.
+ *
+ * At most one checkpoint write is in flight: the event count that triggers a flush restarts
+ * when the flush starts, and no flush is triggered by events while one is pending.
  */
 export class SubscriptionConsumer {
   private readonly lanes: Lane[];
   private subscription: Subscription | undefined;
   private sinceFlush = 0;
-  private flushing: Promise<void> = Promise.resolve();
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
   private cancelTimer: (() => void) | undefined;
   private stopped = true;
   private failures = 0;
@@ -163,30 +167,40 @@ export class SubscriptionConsumer {
     this.cancelTimer?.();
   }
 
-  /** Stores every lane's safe checkpoint if it moved. Writes are serialised. */
+  /**
+   * Stores every lane's safe checkpoint if it moved. One write round at a time: a call
+   * while one runs is served by a single further round after it (whatever became safe
+   * by then), so calls never queue up writes.
+   */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      let wrote = false;
-      for (const lane of this.lanes) if (await this.writeLane(lane)) wrote = true;
-      if (wrote) this.sinceFlush = 0;
-    });
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.sinceFlush = 0;
+    const run = async (): Promise<void> => {
+      do {
+        this.flushAgain = false;
+        for (const lane of this.lanes) await this.writeLane(lane);
+      } while (this.flushAgain);
+      this.flushing = undefined;
+    };
+    this.flushing = run();
     return this.flushing;
   }
 
-  private async writeLane(lane: Lane): Promise<boolean> {
+  private async writeLane(lane: Lane): Promise<void> {
     const safe = lane.tracker.safeCheckpoint;
-    if (safe === undefined || (lane.stored !== undefined && safe <= lane.stored)) return false;
+    if (safe === undefined || (lane.stored !== undefined && safe <= lane.stored)) return;
     try {
       await this.options.store.writeCheckpoint(lane.name, safe);
       lane.stored = safe;
-      return true;
     } catch (error) {
       // A lost checkpoint write only means more replay after a crash; keep going.
       this.options.logger.warn('checkpoint write failed', {
         consumer: lane.name,
         error: String(error),
       });
-      return false;
     }
   }
 
@@ -238,7 +252,7 @@ export class SubscriptionConsumer {
     this.sinceFlush += events;
     this.failures = 0;
     await this.options.waitForCapacity();
-    if (this.sinceFlush >= (this.options.checkpointEvery ?? 512)) void this.flush();
+    if (this.sinceFlush >= (this.options.checkpointEvery ?? 512) && !this.flushing) void this.flush();
     if (generation === this.generation) batch.ack();
   }
 
