@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { v4 as uuid } from 'uuid';
 import { InvalidEventError, StoreUnavailableError } from '../../lib/errors';
 import { startEventStore } from '../../lib/server';
 import { EventStoreDbEventStore } from '../../lib/store/eventstoredb/eventstoredb-event-store';
@@ -44,6 +45,60 @@ describe('EventStoreDbEventStore against the embedded server (durable directory)
             .catch((err: unknown) => (failure = err));
           expect(failure).to.be.instanceOf(InvalidEventError);
           expect(await store.readStream('order-bigint')).to.deep.equal([]);
+        } finally {
+          await store.close();
+        }
+      });
+
+      const cyclic: Record<string, unknown> = { a: 1 };
+      cyclic.self = { back: cyclic };
+      const cases: [string, { data: unknown; metadata?: Record<string, unknown> }][] = [
+        ['a cycle in the data', { data: { nested: cyclic } }],
+        ['undefined data', { data: undefined }],
+        ['a function as data', { data: () => 1 }],
+        ['a bigint deep in an array', { data: { items: [{ qty: 1 }, { qty: 2n }] } }],
+        [
+          'a toJSON that throws',
+          {
+            data: {
+              when: {
+                toJSON: () => {
+                  throw new Error('no');
+                },
+              },
+            },
+          },
+        ],
+        ['a bigint in the metadata', { data: {}, metadata: { n: 1n } }],
+      ];
+      for (const [what, event] of cases) {
+        it(`rejects ${what} with InvalidEventError`, async () => {
+          const store = new EventStoreDbEventStore(server.connectionString);
+          try {
+            const failure = await store.append('order-invalid', [{ id: uuid(), type: 'T', ...event }]).then(
+              () => undefined,
+              (err: unknown) => err,
+            );
+            expect(failure).to.be.instanceOf(InvalidEventError);
+          } finally {
+            await store.close();
+          }
+        });
+      }
+    });
+
+    describe('when JSON events carry dates, nested values and metadata', () => {
+      it('stores them as JSON.stringify would and gives back equal raw bytes', async () => {
+        const store = new EventStoreDbEventStore(server.connectionString);
+        try {
+          const data = { at: new Date(0), items: [{ sku: 'a', qty: 1, skip: undefined }], total: 4.5 };
+          const metadata = { $correlationId: 'c1', nested: { n: 1 } };
+          await store.append('order-json', [{ id: uuid(), type: 'T', data, metadata }]);
+          const [read] = await store.readStream('order-json');
+          expect(read!.data).to.deep.equal(JSON.parse(JSON.stringify(data)));
+          expect(read!.metadata).to.deep.equal(metadata);
+          expect(JSON.parse(Buffer.from(read!.rawData).toString())).to.deep.equal(read!.data);
+          expect(JSON.parse(Buffer.from(read!.rawMetadata).toString())).to.deep.equal(metadata);
         } finally {
           await store.close();
         }

@@ -354,14 +354,20 @@ export class EventStoreDbEventStore implements EventStore {
   }
 }
 
+const encoder = new TextEncoder();
+
 /**
  * Port event -> client EventData: a `Uint8Array` is a binary event, anything else is
  * JSON. Metadata is always JSON (the port's metadata is a record).
+ *
+ * Each value is serialised once. Metadata is stringified here and handed over as bytes
+ * (the client passes a `Uint8Array` through as is). JSON data must go to the client as a
+ * value, which it stringifies itself, so here it is only checked, by a walk that is far
+ * cheaper than a second stringify, for what would make that stringify throw or drop it:
+ * the client serialises inside an un-awaited promise, where a throw would hang the append.
  */
 function toEventData(stream: string, event: EventToAppend): EventData {
-  const metadata = event.metadata === undefined ? undefined : { ...event.metadata };
-  // The client serialises inside an un-awaited promise, where a throw would hang the append.
-  assertJson(stream, event, metadata, 'metadata');
+  const metadata = event.metadata === undefined ? undefined : metadataBytes(stream, event);
   if (event.data instanceof Uint8Array) {
     return {
       id: event.id,
@@ -371,7 +377,11 @@ function toEventData(stream: string, event: EventToAppend): EventData {
       metadata,
     };
   }
-  assertJson(stream, event, event.data, 'data');
+  try {
+    checkJson(event.data, [], true);
+  } catch (cause) {
+    throw invalidEvent(stream, event, 'data', cause);
+  }
   return {
     id: event.id,
     contentType: 'application/json',
@@ -381,25 +391,62 @@ function toEventData(stream: string, event: EventToAppend): EventData {
   } as EventData;
 }
 
-/** Throws InvalidEventError for values JSON.stringify rejects (bigint, cycles) or drops (undefined). */
-function assertJson(stream: string, event: EventToAppend, value: unknown, what: string): void {
-  if (value === undefined && what === 'metadata') return;
+/** The metadata's JSON text as UTF-8 bytes; InvalidEventError when JSON.stringify rejects it. */
+function metadataBytes(stream: string, event: EventToAppend): Uint8Array {
   let text: string | undefined;
   let cause: unknown;
   try {
-    text = JSON.stringify(value);
+    text = JSON.stringify({ ...event.metadata });
   } catch (err) {
     cause = err;
   }
-  if (text === undefined) {
-    throw new InvalidEventError(
-      `Event '${event.id}' (${event.type}) for stream '${stream}' has ${what} that is not JSON-serialisable${
-        cause instanceof Error ? `: ${cause.message}` : ''
-      }. Pass plain JSON values or a Uint8Array.`,
-      stream,
-      { cause },
-    );
+  if (text === undefined) throw invalidEvent(stream, event, 'metadata', cause);
+  return encoder.encode(text);
+}
+
+/**
+ * Throws where `JSON.stringify(value)` would throw (a bigint, a cycle, a throwing
+ * `toJSON`) or, at the top, return undefined (undefined, a function, a symbol). Nested
+ * values it would drop or turn into null are fine, as they are for JSON.stringify.
+ */
+function checkJson(value: unknown, ancestors: object[], top: boolean): void {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return;
+    case 'bigint':
+      throw new TypeError('Do not know how to serialize a BigInt');
+    case 'object':
+      if (value === null) return;
+      break;
+    default:
+      if (top) throw new TypeError(`a top-level ${typeof value} has no JSON form`);
+      return;
   }
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return checkJson(toJSON.call(value, ''), ancestors, top);
+  if (ancestors.includes(value)) throw new TypeError('Converting circular structure to JSON');
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    for (const item of value) checkJson(item, ancestors, false);
+  } else {
+    for (const key in value) {
+      if (Object.prototype.hasOwnProperty.call(value, key))
+        checkJson((value as Record<string, unknown>)[key], ancestors, false);
+    }
+  }
+  ancestors.pop();
+}
+
+function invalidEvent(stream: string, event: EventToAppend, what: string, cause: unknown): InvalidEventError {
+  return new InvalidEventError(
+    `Event '${event.id}' (${event.type}) for stream '${stream}' has ${what} that is not JSON-serialisable${
+      cause instanceof Error ? `: ${cause.message}` : ''
+    }. Pass plain JSON values or a Uint8Array.`,
+    stream,
+    { cause },
+  );
 }
 
 /** The stream that holds a named consumer's checkpoint. */
