@@ -24,6 +24,14 @@ export interface CountingEventStoreOptions {
   readonly onAppended?: (stream: string, events: readonly EventToAppend[]) => void;
 }
 
+interface StreamKeys {
+  readonly append: string;
+  readonly appendEvents: string;
+  readonly appendFailed: string;
+  readonly read: string;
+  readonly readEvents: string;
+}
+
 function categoryOf(stream: string): string {
   const dash = stream.indexOf('-');
   return dash < 0 ? stream : stream.slice(0, dash);
@@ -46,8 +54,10 @@ function sourceLabel(source: SubscriptionSource): string {
  * store.counts(); // { 'append:process': 4012, 'read:process': 1000, ... }
  */
 export class CountingEventStore implements EventStore {
-  private tally: OpCounts = {};
+  private tally = new Map<string, number>();
   private readonly classify: (stream: string) => string;
+  /** `<operation>:<kind>` keys by kind, built once (this runs on every store call). */
+  private readonly keysByKind = new Map<string, StreamKeys>();
 
   constructor(
     readonly inner: EventStore,
@@ -58,16 +68,32 @@ export class CountingEventStore implements EventStore {
 
   /** The counts since construction or the last {@link reset}. */
   counts(): OpCounts {
-    return { ...this.tally };
+    return Object.fromEntries(this.tally);
   }
 
   /** Starts counting from zero (after warm-up). */
   reset(): void {
-    this.tally = {};
+    this.tally = new Map();
   }
 
   private add(key: string, n = 1): void {
-    this.tally[key] = (this.tally[key] ?? 0) + n;
+    this.tally.set(key, (this.tally.get(key) ?? 0) + n);
+  }
+
+  private keysOf(stream: string): StreamKeys {
+    const kind = this.classify(stream);
+    let keys = this.keysByKind.get(kind);
+    if (!keys) {
+      keys = {
+        append: `append:${kind}`,
+        appendEvents: `appendEvents:${kind}`,
+        appendFailed: `appendFailed:${kind}`,
+        read: `read:${kind}`,
+        readEvents: `readEvents:${kind}`,
+      };
+      this.keysByKind.set(kind, keys);
+    }
+    return keys;
   }
 
   async append(
@@ -75,36 +101,38 @@ export class CountingEventStore implements EventStore {
     events: readonly EventToAppend[],
     options?: AppendOptions,
   ): Promise<AppendOutcome> {
-    const kind = this.classify(stream);
-    this.add(`append:${kind}`);
-    this.add(`appendEvents:${kind}`, events.length);
+    const keys = this.keysOf(stream);
+    this.add(keys.append);
+    this.add(keys.appendEvents, events.length);
     try {
       const outcome = await this.inner.append(stream, events, options);
       this.options.onAppended?.(stream, events);
       return outcome;
     } catch (error) {
-      this.add(`appendFailed:${kind}`);
+      this.add(keys.appendFailed);
       throw error;
     }
   }
 
   async readStream(stream: string, options?: ReadOptions): Promise<StoredEventRecord[]> {
-    const kind = this.classify(stream);
-    this.add(`read:${kind}`);
+    const keys = this.keysOf(stream);
+    this.add(keys.read);
     const events = await this.inner.readStream(stream, options);
-    this.add(`readEvents:${kind}`, events.length);
+    this.add(keys.readEvents, events.length);
     return events;
   }
 
   subscribe(source: SubscriptionSource, options?: SubscribeOptions) {
     const label = sourceLabel(source);
     this.add(`subscribe:${label}`);
+    const eventsKey = `subscriptionEvents:${label}`;
+    const batchesKey = `subscriptionBatches:${label}`;
     return this.inner.subscribe(source, options).pipe(
       tap((batch: SubscriptionBatch) => {
         let events = 0;
         for (const item of batch.items) if (item.kind === 'event') events++;
-        this.add(`subscriptionEvents:${label}`, events);
-        this.add(`subscriptionBatches:${label}`);
+        this.add(eventsKey, events);
+        this.add(batchesKey);
       }),
     );
   }

@@ -3,8 +3,6 @@
 /** The process manager's stream prefix (`orderFulfillment-<orderId>`). */
 export const PROCESS_PREFIX = 'orderFulfillment-';
 
-const DOMAIN = /^(order|payment|inventory|shipment)-/;
-
 /**
  * The kind of a stream for the operation counters: `process` (the process stream),
  * `domain` (the shop's and services' streams), `category` (`$ce-` reads: idle probes,
@@ -12,7 +10,13 @@ const DOMAIN = /^(order|payment|inventory|shipment)-/;
  */
 export function classifyStream(stream: string): string {
   if (stream.startsWith(PROCESS_PREFIX)) return 'process';
-  if (DOMAIN.test(stream)) return 'domain';
+  if (
+    stream.startsWith('order-') ||
+    stream.startsWith('payment-') ||
+    stream.startsWith('inventory-') ||
+    stream.startsWith('shipment-')
+  )
+    return 'domain';
   if (stream.startsWith('$ce-')) return 'category';
   if (/^[a-z]+Checkpoint-/i.test(stream)) return 'checkpoint';
   return 'other';

@@ -72,8 +72,7 @@ abstract class SimulatedService {
     for (;;) {
       const existing = await this.store.readStream(stream);
       if (existing.some((e) => e.metadata[CAUSATION_ID] === envelope.commandId)) break;
-      const event = decide();
-      const { type, data } = this.registry.serialize(event);
+      const { type, data } = this.serialize(decide());
       const last = existing[existing.length - 1];
       try {
         await this.store.append(
@@ -95,6 +94,18 @@ abstract class SimulatedService {
       }
     }
     if (this.random() < this.rate / 2) throw new SimulatedTransientError(`${where}, after writing`);
+  }
+
+  /**
+   * Type name and data of an event. The services' events are flat records of strings and
+   * numbers, so their own fields are their JSON, as a hand-written service would write
+   * them: no class-transformer walk per event. The registry still names the type (and
+   * rejects an unregistered class).
+   */
+  private serialize(event: object): { type: string; data: Record<string, unknown> } {
+    const type = this.registry.typeOf(event);
+    if (type === undefined) return this.registry.serialize(event);
+    return { type, data: { ...event } };
   }
 }
 
