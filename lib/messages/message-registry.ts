@@ -143,30 +143,37 @@ export class MessageRegistry {
   decode<T extends object = object>(record: EncodedEvent): DecodedEvent<T> {
     const entry = this.#byType.get(record.type);
     if (!entry) throw new UnknownEventTypeError(record.type, record.stream, record.revision, record.id);
-    const malformed = (problems: string[], cause?: unknown): MalformedEventError =>
-      new MalformedEventError(record.type, record.stream, record.revision, record.id, problems, { cause });
-    if (record.isJson === false || record.data instanceof Uint8Array)
-      throw malformed(['the payload is not JSON']);
-    if (record.data === null || typeof record.data !== 'object' || Array.isArray(record.data)) {
-      throw malformed([`the payload is ${describeValue(record.data)}, not a JSON object`]);
+    const data = record.data;
+    if (record.isJson === false || data instanceof Uint8Array)
+      throw malformed(record, ['the payload is not JSON']);
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw malformed(record, [`the payload is ${describeValue(data)}, not a JSON object`]);
     }
     let message: T;
     try {
-      message = fromPlain(entry.cls, record.data as PlainData) as T;
+      message = fromPlain(entry.cls, data as PlainData) as T;
     } catch (err) {
-      throw malformed([`converting it to ${entry.cls.name} threw: ${(err as Error).message}`], err);
+      throw malformed(record, [`converting it to ${entry.cls.name} threw: ${(err as Error).message}`], err);
     }
-    const problems = this.#validate?.(message, record.type) ?? [];
-    if (problems.length > 0) throw malformed([...problems]);
+    if (this.#validate) {
+      const problems = this.#validate(message, record.type) ?? [];
+      if (problems.length > 0) throw malformed(record, [...problems]);
+    }
+    const { id, type, stream, revision, position, created } = record;
+    const metadata = record.metadata ?? {};
+    // Same keys in the same order either way; the first form skips two spreads per event.
+    if (position !== undefined && created !== undefined) {
+      return { id, type, stream, revision, position, created, message, metadata };
+    }
     return {
-      id: record.id,
-      type: record.type,
-      stream: record.stream,
-      revision: record.revision,
-      ...(record.position === undefined ? {} : { position: record.position }),
-      ...(record.created === undefined ? {} : { created: record.created }),
+      id,
+      type,
+      stream,
+      revision,
+      ...(position === undefined ? {} : { position }),
+      ...(created === undefined ? {} : { created }),
       message,
-      metadata: record.metadata ?? {},
+      metadata,
     };
   }
 
@@ -198,6 +205,10 @@ export class MessageRegistry {
     this.#byClass.set(entry.cls, entry);
     return undefined;
   }
+}
+
+function malformed(record: EncodedEvent, problems: string[], cause?: unknown): MalformedEventError {
+  return new MalformedEventError(record.type, record.stream, record.revision, record.id, problems, { cause });
 }
 
 function describe(cls: unknown): string {
