@@ -36,15 +36,15 @@ import type {
   SubscriptionItem,
   SubscriptionSource,
 } from '../event-store';
+import { CheckpointStreams } from '../checkpoint-streams';
+import { fromMetadataJson, toMetadataJson } from '../stream-metadata';
 import { mapClientError } from './client-errors';
 import { readableBatches, type ClientSubscriptionHandle } from './readable-batches';
 import { toStoredRecord } from './record-mapping';
 
 const DEFAULT_BATCH_SIZE = 256;
 const DEFAULT_READ_ALL_COUNT = 1000;
-const CHECKPOINT_EVENT_TYPE = 'SagastreamCheckpoint';
 /** long.MaxValue: the `$tb` EventStoreDB writes for a soft-deleted stream. */
-const MAX_INT64 = 9223372036854775807n;
 
 type AllFilter = Extract<SubscriptionSource, { all: true }>['filter'];
 
@@ -68,7 +68,7 @@ export class EventStoreDbEventStore implements EventStore {
   readonly client: EventStoreDBClient;
   private readonly ownsClient: boolean;
   private readonly stops = new Set<() => void>();
-  private readonly checkpointStreamsPrepared = new Set<string>();
+  private readonly checkpoints = new CheckpointStreams(this);
   private closed = false;
 
   /**
@@ -255,26 +255,17 @@ export class EventStoreDbEventStore implements EventStore {
     }
     const event = latest?.event;
     if (event === undefined || !event.isJson) return {};
-    return decodeStreamMetadata(event.data);
+    return fromMetadataJson(event.data);
   }
 
   /** {@inheritDoc EventStore.readCheckpoint} */
   async readCheckpoint(name: string): Promise<bigint | undefined> {
-    const [last] = await this.readStream(checkpointStream(name), { direction: 'backwards', maxCount: 1 });
-    return last === undefined ? undefined : parseCheckpoint(last);
+    return this.checkpoints.read(name);
   }
 
   /** {@inheritDoc EventStore.writeCheckpoint} */
   async writeCheckpoint(name: string, checkpoint: bigint): Promise<void> {
-    const stream = checkpointStream(name);
-    if (!this.checkpointStreamsPrepared.has(stream)) {
-      const metadata = await this.getStreamMetadata(stream);
-      if (metadata.maxCount !== 1) await this.setStreamMetadata(stream, { ...metadata, maxCount: 1 });
-      this.checkpointStreamsPrepared.add(stream);
-    }
-    await this.append(stream, [
-      { id: randomUUID(), type: CHECKPOINT_EVENT_TYPE, data: { checkpoint: checkpoint.toString() } },
-    ]);
+    return this.checkpoints.write(name, checkpoint);
   }
 
   /** {@inheritDoc EventStore.close} */
@@ -449,69 +440,11 @@ function invalidEvent(stream: string, event: EventToAppend, what: string, cause:
   );
 }
 
-/** The stream that holds a named consumer's checkpoint. */
-function checkpointStream(name: string): string {
-  return `sagastreamCheckpoint-${name}`;
-}
-
-/** Checkpoints are stored as decimal strings: JSON numbers cannot hold a u64 position. */
-function parseCheckpoint(record: StoredEventRecord): bigint | undefined {
-  const data = record.data as { checkpoint?: unknown } | null;
-  const value = typeof data === 'object' && data !== null ? data.checkpoint : undefined;
-  return typeof value === 'string' || typeof value === 'number' ? BigInt(value) : undefined;
-}
-
-/** Port metadata -> EventStoreDB `$metadata` JSON (bigints as numbers: JSON has no other integer). */
+/** Port metadata -> `$metadata` JSON; the client's JSON has no bigint, so revisions become numbers. */
 function encodeStreamMetadata(metadata: StreamMetadata): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(metadata)) {
-    if (value === undefined) continue;
-    const plain = typeof value === 'bigint' ? Number(value) : value;
-    switch (key) {
-      case 'maxCount':
-        body.$maxCount = plain;
-        break;
-      case 'maxAge':
-        body.$maxAge = plain;
-        break;
-      case 'truncateBefore':
-        body.$tb = plain;
-        break;
-      default:
-        body[key] = plain;
-    }
-  }
+  const body = toMetadataJson(metadata);
+  for (const [key, value] of Object.entries(body)) if (typeof value === 'bigint') body[key] = Number(value);
   return body;
-}
-
-/** EventStoreDB `$metadata` JSON -> port metadata; unknown keys (including `$acl`) pass through. */
-function decodeStreamMetadata(data: unknown): StreamMetadata {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return {};
-  const result: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
-    switch (key) {
-      case '$maxCount':
-        result.maxCount = value;
-        break;
-      case '$maxAge':
-        result.maxAge = value;
-        break;
-      case '$tb':
-        result.truncateBefore = toRevision(value);
-        break;
-      default:
-        result[key] = value;
-    }
-  }
-  return result;
-}
-
-/** JSON numbers above 2^53 lose precision; a soft delete's long.MaxValue must still read as such. */
-function toRevision(value: unknown): bigint | undefined {
-  if (typeof value === 'bigint') return value;
-  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
-  if (value >= Number(MAX_INT64)) return MAX_INT64;
-  return BigInt(Math.trunc(value));
 }
 
 /**

@@ -23,6 +23,7 @@ import type {
   SubscriptionItem,
   SubscriptionSource,
 } from '../event-store';
+import { CheckpointStreams } from '../checkpoint-streams';
 import { pullBatches } from './pull-batches';
 import { decodeRecord, decodeStreamMetadata, encodeEvent, encodeStreamMetadata } from './record-codec';
 
@@ -33,7 +34,6 @@ const DEFAULT_BATCH_SIZE = 256;
 const DEFAULT_READ_ALL_COUNT = 1000;
 /** Filtered $all subscriptions report progress this often (EventStoreDB's 1 x 32). */
 const FILTER_CHECKPOINT_INTERVAL = 32;
-const CHECKPOINT_EVENT_TYPE = 'SagastreamCheckpoint';
 
 /**
  * The {@link EventStore} port on the storage engine, in-process: no network, no
@@ -48,7 +48,7 @@ const CHECKPOINT_EVENT_TYPE = 'SagastreamCheckpoint';
  */
 export class LocalEventStore implements EventStore {
   private readonly stops = new Set<() => void>();
-  private readonly checkpointStreamsPrepared = new Set<string>();
+  private readonly checkpoints = new CheckpointStreams(this);
   private closed = false;
 
   /**
@@ -205,19 +205,12 @@ export class LocalEventStore implements EventStore {
 
   /** {@inheritDoc EventStore.readCheckpoint} */
   async readCheckpoint(name: string): Promise<bigint | undefined> {
-    const [last] = await this.readStream(checkpointStream(name), { direction: 'backwards', maxCount: 1 });
-    return last === undefined ? undefined : parseCheckpoint(last);
+    return this.checkpoints.read(name);
   }
 
   /** {@inheritDoc EventStore.writeCheckpoint} */
   async writeCheckpoint(name: string, checkpoint: bigint): Promise<void> {
-    const stream = checkpointStream(name);
-    if (!this.checkpointStreamsPrepared.has(stream)) {
-      const metadata = await this.getStreamMetadata(stream);
-      if (metadata.maxCount !== 1) await this.setStreamMetadata(stream, { ...metadata, maxCount: 1 });
-      this.checkpointStreamsPrepared.add(stream);
-    }
-    await this.append(stream, [checkpointEvent(checkpoint)]);
+    return this.checkpoints.write(name, checkpoint);
   }
 
   /** {@inheritDoc EventStore.close} */
@@ -232,22 +225,6 @@ export class LocalEventStore implements EventStore {
   private ensureOpen(): void {
     if (this.closed) throw new StoreClosedError('The local event store');
   }
-}
-
-/** The stream that holds a named consumer's checkpoint. */
-export function checkpointStream(name: string): string {
-  return `sagastreamCheckpoint-${name}`;
-}
-
-function checkpointEvent(checkpoint: bigint): EventToAppend {
-  return { id: randomId(), type: CHECKPOINT_EVENT_TYPE, data: { checkpoint: checkpoint.toString() } };
-}
-
-/** Checkpoints are stored as decimal strings: JSON numbers cannot hold a u64 position. */
-function parseCheckpoint(record: StoredEventRecord): bigint | undefined {
-  const data = record.data as { checkpoint?: unknown } | null;
-  const value = typeof data === 'object' && data !== null ? data.checkpoint : undefined;
-  return typeof value === 'string' || typeof value === 'number' ? BigInt(value) : undefined;
 }
 
 function randomId(): string {

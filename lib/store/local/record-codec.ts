@@ -1,13 +1,13 @@
 import { InvalidEventError } from '../../errors';
 import type { ProposedEvent, StoredEvent } from '../../storage/types';
 import type { EventToAppend, StoredEventRecord, StreamMetadata } from '../event-store';
+import { fromMetadataJson, toMetadataJson } from '../stream-metadata';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 const TICKS_PER_MILLISECOND = 10_000n;
 /** long.MaxValue: the `$tb` EventStoreDB writes for a soft-deleted stream. */
-const MAX_INT64 = 9223372036854775807n;
 
 /**
  * Turns a port event into the bytes the log stores: `Uint8Array` data is kept as a
@@ -101,23 +101,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Serialises port metadata to the `$metadata` JSON EventStoreDB stores in `$$<stream>`. */
 export function encodeStreamMetadata(metadata: StreamMetadata): Uint8Array {
-  const body: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(metadata)) {
-    if (value === undefined) continue;
-    switch (key) {
-      case 'maxCount':
-        body.$maxCount = value;
-        break;
-      case 'maxAge':
-        body.$maxAge = value;
-        break;
-      case 'truncateBefore':
-        body.$tb = value;
-        break;
-      default:
-        body[key] = value;
-    }
-  }
+  const body = toMetadataJson(metadata);
   // JSON.stringify rejects bigint; a marker keeps large revisions exact as JSON numbers.
   const text = JSON.stringify(body, (_key, value: unknown) =>
     typeof value === 'bigint' ? `\u0000bigint:${value.toString()}` : value,
@@ -127,31 +111,5 @@ export function encodeStreamMetadata(metadata: StreamMetadata): Uint8Array {
 
 /** Parses `$metadata` JSON back into port metadata (`$tb` as a bigint). */
 export function decodeStreamMetadata(bytes: Uint8Array): StreamMetadata {
-  const parsed = parseJsonOr(bytes, undefined);
-  if (!isPlainObject(parsed)) return {};
-  const result: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    switch (key) {
-      case '$maxCount':
-        result.maxCount = value;
-        break;
-      case '$maxAge':
-        result.maxAge = value;
-        break;
-      case '$tb':
-        result.truncateBefore = toRevision(value);
-        break;
-      default:
-        result[key] = value;
-    }
-  }
-  return result;
-}
-
-/** JSON numbers above 2^53 lose precision; a soft delete's long.MaxValue must still read as such. */
-export function toRevision(value: unknown): bigint | undefined {
-  if (typeof value === 'bigint') return value;
-  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
-  if (value >= Number(MAX_INT64)) return MAX_INT64;
-  return BigInt(Math.trunc(value));
+  return fromMetadataJson(parseJsonOr(bytes, undefined));
 }
