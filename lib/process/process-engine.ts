@@ -144,10 +144,15 @@ class InspectedProcess {}
  */
 export class ProcessEngine<S extends object = object> {
   readonly #proto: Record<string | symbol, unknown>;
+  readonly #hooks: BatchHooks<S>;
   #skipOwnEvents = false;
 
   constructor(readonly definition: ProcessDefinition<S>) {
     this.#proto = definition.processClass.prototype as Record<string | symbol, unknown>;
+    this.#hooks = {
+      applyOwn: (draft, type, message, eventId) => this.#applyOwn(draft, type, message, eventId),
+      method: (name) => this.#proto[name] as (...args: unknown[]) => unknown,
+    };
   }
 
   /**
@@ -514,10 +519,7 @@ export class ProcessEngine<S extends object = object> {
   }
 
   #batch(state: ProcessState<S>, inputId: string, now: Date): Batch<S> {
-    return new Batch(this.definition, Draft.from(this.definition, state), inputId, now, {
-      applyOwn: (draft, type, message, eventId) => this.#applyOwn(draft, type, message, eventId),
-      method: (name) => this.#proto[name] as (...args: unknown[]) => unknown,
-    });
+    return new Batch(this.definition, Draft.from(this.definition, state), inputId, now, this.#hooks);
   }
 }
 
@@ -556,38 +558,66 @@ class Draft<S extends object> {
   revision: bigint | undefined = undefined;
   status: ProcessStatus = 'new';
   definitionVersion: number | undefined = undefined;
-  handled = new Set<string>();
-  commands = new Map<string, ScheduledCommand>();
+  handled: Set<string>;
+  commands: Map<string, ScheduledCommand>;
   compensations: CompensationStep[] = [];
-  timers = new Map<string, PendingTimer>();
-  keys = new Set<string>();
+  timers: Map<string, PendingTimer>;
+  keys: Set<string>;
   failure: string | undefined = undefined;
   quarantine: { eventId: string; error: FailureInfo } | undefined = undefined;
   eventsSinceSnapshot = 0;
   readonly stream: string;
+  // The user state. Copy on write: a draft made from a state reads that state's data until
+  // something may change it (a handler or an applier runs, or `ctx.state` is read); only
+  // then is it deep-copied, so inputs that run no user code copy nothing.
+  #data: S;
+  #shared: boolean;
 
   constructor(
     readonly definition: ProcessDefinition<S>,
     readonly processId: string,
-    public data: S,
+    data: S,
+    from?: ProcessState<S>,
   ) {
+    this.#data = data;
+    this.#shared = from !== undefined;
     this.stream = `${definition.name}-${processId}`;
+    if (from === undefined) {
+      this.handled = new Set();
+      this.commands = new Map();
+      this.timers = new Map();
+      this.keys = new Set();
+      return;
+    }
+    this.revision = from.revision;
+    this.status = from.status;
+    this.definitionVersion = from.definitionVersion;
+    this.handled = new Set(from.handled);
+    this.commands = new Map(from.commands);
+    this.compensations = [...from.compensations];
+    this.timers = new Map(from.timers);
+    this.keys = new Set(from.keys);
+    this.failure = from.failure;
+    this.quarantine = from.quarantine;
+    this.eventsSinceSnapshot = from.eventsSinceSnapshot;
+  }
+
+  /** The user state, for code that may change it. */
+  get data(): S {
+    if (this.#shared) {
+      this.#data = cloneInstance(this.#data);
+      this.#shared = false;
+    }
+    return this.#data;
+  }
+
+  set data(value: S) {
+    this.#data = value;
+    this.#shared = false;
   }
 
   static from<S extends object>(definition: ProcessDefinition<S>, state: ProcessState<S>): Draft<S> {
-    const d = new Draft<S>(definition, state.processId, cloneInstance(state.data));
-    d.revision = state.revision;
-    d.status = state.status;
-    d.definitionVersion = state.definitionVersion;
-    d.handled = new Set(state.handled);
-    d.commands = new Map(state.commands);
-    d.compensations = [...state.compensations];
-    d.timers = new Map(state.timers);
-    d.keys = new Set(state.keys);
-    d.failure = state.failure;
-    d.quarantine = state.quarantine;
-    d.eventsSinceSnapshot = state.eventsSinceSnapshot;
-    return d;
+    return new Draft<S>(definition, state.processId, state.data, state);
   }
 
   static fromSnapshot<S extends object>(
@@ -621,7 +651,7 @@ class Draft<S extends object> {
       schema: 1,
       status: this.status,
       ...(this.definitionVersion === undefined ? {} : { definitionVersion: this.definitionVersion }),
-      data: toPlain(this.data),
+      data: toPlain(this.#data),
       handled: [...this.handled],
       commands: [...this.commands.values()],
       compensations: this.compensations,
@@ -657,7 +687,7 @@ class Draft<S extends object> {
       revision: this.revision,
       status: this.status,
       definitionVersion: this.definitionVersion,
-      data: this.data,
+      data: this.#data,
       handled: this.handled,
       commands: this.commands,
       compensations: Object.freeze(this.compensations),

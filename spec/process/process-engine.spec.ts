@@ -272,6 +272,94 @@ describe('ProcessEngine', () => {
       expect(comparable(state)).to.deep.equal(before);
     });
 
+    it('copies the user state only for inputs that run user code', () => {
+      const { registry, engine } = setup();
+      const started = engine.handle(engine.initialState('a'), input(registry, new Started('a')), NOW).state;
+      const pinged = engine.handle(started, input(registry, new Ping(['a'], 1)), NOW);
+      expect(pinged.state.data).not.to.equal(started.data);
+      expect(pinged.state.data.count).to.equal(1);
+      expect(started.data.count).to.equal(0);
+      // A failed command with no failure handler: framework events only, the same user state.
+      const commandId = [...pinged.state.commands.keys()][0]!;
+      const failed = engine.handle(
+        pinged.state,
+        { kind: 'commandFailed', commandId, error: { message: 'no' } },
+        NOW,
+      );
+      expect(failed.outcome).to.equal('handled');
+      expect(failed.state.status).to.equal('compensated');
+      expect(failed.state.data).to.equal(pinged.state.data);
+    });
+
+    it('never changes the state it was given when the handler mutates an undecorated state in place', () => {
+      class Entry {
+        constructor(readonly n = 0) {}
+        double(): number {
+          return this.n * 2;
+        }
+      }
+      @Event('Tallied')
+      class Tallied {
+        constructor(readonly n = 0) {}
+      }
+      @ProcessManager({ name: 'tally' })
+      class Tally {
+        total = 0;
+        since = new Date(0);
+        entries: Entry[] = [];
+        byParity: { even: number[]; odd: number[] } = { even: [], odd: [] };
+
+        @StartedBy(Started, (e) => e.id)
+        start(): void {}
+
+        @On(Tallied, () => 't')
+        tallied(e: Tallied, ctx: ProcessContext<Tally>): void {
+          ctx.record(e);
+        }
+
+        @Apply(Tallied)
+        add(e: Tallied): void {
+          this.total += e.n;
+          this.since = new Date(this.since.getTime() + e.n);
+          this.entries.push(new Entry(e.n));
+          (e.n % 2 === 0 ? this.byParity.even : this.byParity.odd).push(e.n);
+        }
+      }
+      const registry = new MessageRegistry();
+      const engine = new ProcessEngine(defineProcess(Tally, registry));
+      const log: { id: string; type: string; stream: string; revision: bigint; data: unknown }[] = [];
+      let state = engine.initialState('t');
+      const states: { state: ProcessState<Tally>; json: string }[] = [];
+      for (const [i, message] of [
+        new Started('t'),
+        new Tallied(1),
+        new Tallied(2),
+        new Tallied(3),
+      ].entries()) {
+        const decision = engine.handle(state, input(registry, message, `t-${i}`), NOW);
+        for (const e of decision.events) {
+          log.push({
+            id: e.id,
+            type: e.type,
+            stream: state.stream,
+            revision: BigInt(log.length),
+            data: e.data,
+          });
+        }
+        states.push({ state, json: JSON.stringify(state.data) });
+        state = decision.state;
+      }
+      for (const { state: earlier, json } of states) expect(JSON.stringify(earlier.data)).to.equal(json);
+      expect(state.data).to.be.instanceOf(Tally);
+      expect(state.data.total).to.equal(6);
+      expect(state.data.since).to.be.instanceOf(Date);
+      expect(state.data.since.getTime()).to.equal(6);
+      expect(state.data.entries.map((e) => e.double())).to.deep.equal([2, 4, 6]);
+      expect(state.data.byParity).to.deep.equal({ even: [2], odd: [1, 3] });
+      const replayed = engine.replay('t', log);
+      expect(JSON.stringify(replayed.data)).to.equal(JSON.stringify(state.data));
+    });
+
     it('records the input id in the same batch as the decision', () => {
       const { registry, engine } = setup();
       const state = engine.handle(engine.initialState('a'), input(registry, new Started('a')), NOW).state;
