@@ -11,7 +11,7 @@ import {
 } from '../messages';
 import { deterministicId } from './ids';
 import { type CommandFailure, type ProcessContext, type TimeoutFired } from './process-context';
-import { PROCESS_DEFAULTS, type ProcessDefinition } from './process-definition';
+import { type EventHandlerSpec, PROCESS_DEFAULTS, type ProcessDefinition } from './process-definition';
 import {
   type FailureInfo,
   type InputKind,
@@ -102,6 +102,18 @@ export interface ReplayOptions {
   readonly useSnapshots?: boolean;
 }
 
+interface RouteEntry {
+  readonly spec: EventHandlerSpec;
+  /** `Class.method` of the handler. */
+  readonly handler: string;
+  readonly starts: boolean;
+  readonly byKey: boolean;
+}
+
+function isNonEmptyString(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0;
+}
+
 /** The process class behind {@link ProcessEngine.inspector}: no handlers, empty user state. */
 class InspectedProcess {}
 
@@ -145,6 +157,8 @@ class InspectedProcess {}
 export class ProcessEngine<S extends object = object> {
   readonly #proto: Record<string | symbol, unknown>;
   readonly #hooks: BatchHooks<S>;
+  // The route table, with what route() reports precomputed per event type.
+  readonly #routes = new Map<string, RouteEntry>();
   #skipOwnEvents = false;
 
   constructor(readonly definition: ProcessDefinition<S>) {
@@ -153,6 +167,14 @@ export class ProcessEngine<S extends object = object> {
       applyOwn: (draft, type, message, eventId) => this.#applyOwn(draft, type, message, eventId),
       method: (name) => this.#proto[name] as (...args: unknown[]) => unknown,
     };
+    for (const [type, spec] of definition.handlers) {
+      this.#routes.set(type, {
+        spec,
+        handler: `${definition.processClass.name}.${String(spec.method)}`,
+        starts: spec.kind === 'startedBy',
+        byKey: spec.by === 'key',
+      });
+    }
   }
 
   /**
@@ -232,42 +254,50 @@ export class ProcessEngine<S extends object = object> {
   route(
     event: Pick<DecodedEvent, 'type' | 'message'> & Partial<Pick<DecodedEvent, 'id'>>,
   ): Route | undefined {
-    const spec = this.definition.handlers.get(event.type);
-    if (!spec) return undefined;
-    const handler = `${this.definition.processClass.name}.${String(spec.method)}`;
+    const entry = this.#routes.get(event.type);
+    if (!entry) return undefined;
     let result: unknown;
     try {
-      result = spec.correlate(event.message);
+      result = entry.spec.correlate(event.message);
     } catch (err) {
       throw new HandlerError(
-        `The correlate function of ${handler} threw for event ${event.id ?? event.type}: ${messageOf(err)}`,
+        `The correlate function of ${entry.handler} threw for event ${event.id ?? event.type}: ${messageOf(err)}`,
         this.definition.name,
         '?',
         event.id,
-        handler,
+        entry.handler,
         { cause: err },
       );
     }
-    const ids =
-      typeof result === 'string' ? [result] : Array.isArray(result) ? (result as unknown[]) : [result];
-    const what = spec.by === 'key' ? 'lookup key' : 'process id';
-    if (ids.some((id) => typeof id !== 'string' || id.length === 0)) {
-      throw new HandlerError(
-        `The ${spec.by === 'key' ? 'byKey' : 'correlate'} function of ${handler} returned ${JSON.stringify(result)} for event ${event.id ?? event.type}; ` +
-          `it must return a non-empty ${what} or an array of them.`,
-        this.definition.name,
-        '?',
-        event.id,
-        handler,
-      );
+    let ids: string[];
+    if (typeof result === 'string') {
+      if (result.length === 0) throw this.#badCorrelation(entry, event, result);
+      ids = [result];
+    } else if (Array.isArray(result)) {
+      if (!result.every(isNonEmptyString)) throw this.#badCorrelation(entry, event, result);
+      // One id needs no dedupe.
+      ids = result.length <= 1 ? [...(result as string[])] : [...new Set(result as string[])];
+    } else {
+      throw this.#badCorrelation(entry, event, result);
     }
-    const unique = [...new Set(ids as string[])];
-    return {
-      processIds: spec.by === 'key' ? [] : unique,
-      keys: spec.by === 'key' ? unique : [],
-      starts: spec.kind === 'startedBy',
-      handler,
-    };
+    return entry.byKey
+      ? { processIds: [], keys: ids, starts: entry.starts, handler: entry.handler }
+      : { processIds: ids, keys: [], starts: entry.starts, handler: entry.handler };
+  }
+
+  #badCorrelation(
+    entry: RouteEntry,
+    event: Partial<Pick<DecodedEvent, 'id' | 'type'>>,
+    result: unknown,
+  ): HandlerError {
+    return new HandlerError(
+      `The ${entry.byKey ? 'byKey' : 'correlate'} function of ${entry.handler} returned ${JSON.stringify(result)} for event ${event.id ?? event.type}; ` +
+        `it must return a non-empty ${entry.byKey ? 'lookup key' : 'process id'} or an array of them.`,
+      this.definition.name,
+      '?',
+      event.id,
+      entry.handler,
+    );
   }
 
   /**

@@ -392,6 +392,26 @@ describe('ProcessEngine', () => {
       void registry;
     });
 
+    it('routes one id, a one-element array and an empty array without losing or doubling ids', () => {
+      const { engine } = setup();
+      const first = engine.route({ type: 'Ping', message: new Ping(['a']) });
+      expect(first).to.deep.equal({ processIds: ['a'], keys: [], starts: false, handler: 'Pinger.ping' });
+      expect(engine.route({ type: 'Ping', message: new Ping(['a']) })?.processIds).not.to.equal(
+        first?.processIds,
+      );
+      expect(engine.route({ type: 'Ping', message: new Ping([]) })?.processIds).to.deep.equal([]);
+      expect(engine.route({ type: 'Started', message: new Started('z') })).to.deep.equal({
+        processIds: ['z'],
+        keys: [],
+        starts: true,
+        handler: 'Pinger.start',
+      });
+      expect(() => engine.route({ id: 'e8', type: 'Ping', message: new Ping(['a', '']) })).to.throw(
+        HandlerError,
+        /Pinger\.ping returned \["a",""\] for event e8/,
+      );
+    });
+
     it('throws a HandlerError when correlate returns no id', () => {
       const { engine } = setup();
       expect(() => engine.route({ id: 'e9', type: 'Started', message: new Started('') })).to.throw(
