@@ -371,7 +371,7 @@ async function main(): Promise<number> {
       floor:
         'RxJS Subject -> Map lookup by type -> Object.assign into the event class -> async handler; page done when every handler promise settled',
       sagastream:
-        'CheckpointTracker.track -> MessageRegistry.decode (class-transformer) -> ProcessEngine.route (route table from @StartedBy/@On) -> KeyedWorkQueue (per-instance FIFO, concurrency 64) -> decorated handler method; page done at queue.whenIdle()',
+        'CheckpointTracker.track -> MessageRegistry.decode (class-transformer only for classes with its metadata) -> ProcessEngine.route (route table from @StartedBy/@On) -> KeyedWorkQueue (per-instance FIFO, concurrency 64) -> decorated handler method; page done at queue.whenIdle()',
       'sagastream-decide':
         'as sagastream, but the worker runs ProcessEngine.handle (full decision) on state kept in memory',
       nestjs:
