@@ -28,17 +28,46 @@ import {
   workloadFor,
   FRAMEWORK_BUDGET,
 } from './budget';
+import type { CpuSnapshot } from '../harness/process-meter';
 import type { OpCounts } from './counting-event-store';
 import type { SagaChildInput, SagaChildResult } from './workload';
 
-const VARIANTS: Record<string, string> = {
-  floor: join(__dirname, 'floor-variant.ts'),
-  sagastream: join(__dirname, 'sagastream-variant.ts'),
+/**
+ * Where a variant keeps its events: `B` the embedded server the driver starts in its own
+ * process for the run; `A` in the variant's own process (nothing to start); `own` a server
+ * the variant starts and measures itself (restate-server).
+ */
+type Backend = 'A' | 'B' | 'own';
+interface VariantSpec {
+  readonly script: string;
+  readonly backend: Backend;
+}
+const VARIANTS: Record<string, VariantSpec> = {
+  floor: { script: join(__dirname, 'floor-variant.ts'), backend: 'B' },
+  sagastream: { script: join(__dirname, 'sagastream-variant.ts'), backend: 'B' },
+  'sagastream-a': { script: join(__dirname, 'sagastream-local-variant.ts'), backend: 'A' },
+};
+/** What each variant is, for the tables and the JSON. */
+const BACKEND_OF: Record<string, string> = {
+  floor: 'B: hand-written on @eventstore/db-client, embedded server (own process)',
+  sagastream: 'B: ProcessRuntime on EventStoreDbEventStore, embedded server (own process)',
+  'sagastream-a': 'A: ProcessRuntime on LocalEventStore({ memory: true }), in process',
 };
 const FRAMEWORK = 'sagastream';
+const FRAMEWORK_A = 'sagastream-a';
 const FLOOR = 'floor';
+const EMMETT = 'emmett';
+const RESTATE = 'restate';
+/** Variants whose store operations are checked against the framework budget. */
+const BUDGETED = new Set([FRAMEWORK, FRAMEWORK_A]);
 const TARGET_THROUGHPUT = 0.9;
 const TARGET_CLIENT_CPU = 1.1;
+/** Back-end A: sagas/s per core used (client + server CPU seconds per wall second). */
+const TARGET_A_PER_CORE = 30_000;
+/** Back-end A at the scale size: per-saga CPU at most this times the small run's ("no collapse"). */
+const TARGET_SCALE_CPU_RATIO = 1.5;
+const TARGET_OVER_EMMETT = 10;
+const TARGET_OVER_RESTATE = 2;
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -60,18 +89,43 @@ interface Options {
   stallMs: number;
   enforceTargets: boolean;
   script: string[];
+  latencyOrders: number;
+  scale: number;
+  scaleVariants: string[];
+  scaleInFlight: number;
+  scaleMaxMs: number;
 }
 
 const program = new Command('bench:saga')
   .description(
-    'Order-fulfillment sagas end to end on the embedded server: sagastream vs a hand-written floor.',
+    'Order-fulfillment sagas end to end: sagastream on back-ends A and B against a hand-written floor and the peers.',
   )
   .option('--rounds <n>', 'interleaved rounds (each runs every variant at every size)', int('--rounds'), 3)
   .option(
     '--sizes <list>',
-    'sagas in flight, comma-separated',
+    'sagas in flight, comma-separated (1 measures the latency of one saga alone)',
     (v) => v.split(',').map((s) => int('--sizes')(s.trim())),
-    [64, 256, 1024],
+    [1, 64, 256, 1024],
+  )
+  .option('--latency-orders <n>', 'measured orders at 1 in flight', int('--latency-orders'), 100)
+  .option(
+    '--scale <n>',
+    'sagas in one extra run per round of each --scale-variants (the "no collapse at 1e5 instances" check); 0 skips it',
+    (v) => (v === '0' ? 0 : int('--scale')(v)),
+    100_000,
+  )
+  .option(
+    '--scale-variants <list>',
+    'variants of the scale run (those also in --variants)',
+    (v) => v.split(',').map((s) => s.trim()),
+    [FRAMEWORK_A],
+  )
+  .option('--scale-in-flight <n>', 'sagas in flight in the scale run', int('--scale-in-flight'), 1024)
+  .option(
+    '--scale-max-ms <n>',
+    'stop placing new orders in a scale run after this long (a peer that collapses reports the rate it reached)',
+    int('--scale-max-ms'),
+    60_000,
   )
   .option(
     '--orders <n>',
@@ -83,9 +137,9 @@ const program = new Command('bench:saga')
   .option('--seed <n>', 'seed of the order generator', int('--seed'), 42)
   .option(
     '--variants <list>',
-    'comma-separated: floor,sagastream',
+    `comma-separated, of: ${Object.keys(VARIANTS).join(', ')}`,
     (v) => v.split(',').map((s) => s.trim()),
-    [FLOOR, FRAMEWORK],
+    Object.keys(VARIANTS),
   )
   .option('--memory', 'in-memory server log instead of the durable one', false)
   .option(
@@ -158,17 +212,40 @@ function pathsList(paths: Readonly<Record<SagaPath, number>>): SagaPath[] {
 
 const perSaga = (n: number, r: SagaChildResult) => n / Math.max(1, r.finished);
 
+/** Cores the run kept busy: client and server CPU seconds per wall second. */
+const coresOf = (r: SagaChildResult) => (r.client.cpuUs + r.serverCpuUs) / 1000 / r.client.wallMs;
+
+/** The `server-sample` answer for a variant without a server process (back-end A). */
+const NO_SERVER: CpuSnapshot = {
+  cpuUserUs: 0,
+  cpuSystemUs: 0,
+  heapUsedBytes: 0,
+  rssBytes: 0,
+  maxRssBytes: 0,
+};
+
 async function main(): Promise<number> {
   const options = program.parse().opts<Options>();
   for (const entry of options.script) {
     const [name, path] = entry.split('=');
     if (!name || !path) throw new Error(`--script wants name=path, got '${entry}'.`);
-    VARIANTS[name] = resolve(path);
+    VARIANTS[name] = { script: resolve(path), backend: VARIANTS[name]?.backend ?? 'B' };
   }
   for (const v of options.variants)
     if (!VARIANTS[v]) throw new Error(`Unknown variant '${v}' (known: ${Object.keys(VARIANTS).join(', ')}).`);
-  const ordersAt = (size: number) => Math.max(options.orders, size);
-  const orders = Math.max(...options.sizes.map(ordersAt));
+  const scaleVariants =
+    options.scale > 0 ? options.scaleVariants.filter((v) => options.variants.includes(v)) : [];
+  const scaleCase = scaleVariants.length > 0 ? options.scale : 0;
+  /** The measured orders of a case: the scale case is `scale` sagas; 1 in flight is the latency case. */
+  const ordersAt = (size: number) =>
+    size === scaleCase && scaleCase > 0
+      ? scaleCase
+      : size === 1
+        ? options.latencyOrders
+        : Math.max(options.orders, size);
+  const inFlightAt = (size: number) =>
+    size === scaleCase && scaleCase > 0 ? Math.min(options.scaleInFlight, scaleCase) : size;
+  const orders = Math.max(...options.sizes.map(ordersAt), scaleCase);
   const out = resolve(options.out);
 
   // The same seeded input for every variant and run (fresh server per run, so ids never clash).
@@ -179,9 +256,15 @@ async function main(): Promise<number> {
     JSON.stringify(generateOrders(options.warmup + orders, { seed: options.seed, failureShare: 0.1 })),
   );
 
-  const schedule = interleave(options.variants, options.sizes, options.rounds);
+  // The scale case (keyed by its saga count) follows each round's sizes, for its variants only.
+  const schedule = interleave(options.variants, options.sizes, options.rounds).flatMap((run, i, all) => {
+    const lastOfRound = all[i + 1]?.round !== run.round;
+    return lastOfRound && scaleCase > 0
+      ? [run, ...scaleVariants.map((variant) => ({ variant, case: scaleCase, round: run.round }))]
+      : [run];
+  });
   const runs: Run[] = [];
-  const backend = `B: embedded server (${options.memory ? 'in-memory' : 'durable, fsynced'} log) in its own process, over @eventstore/db-client 6.2.1`;
+  const backend = `B: embedded server (${options.memory ? 'in-memory' : 'durable, fsynced'} log) in its own process, over @eventstore/db-client 6.2.1; A: LocalEventStore in memory, in the variant process`;
   console.log(`bench:saga  ${backend}`);
   console.log(
     `  ${options.sizes.map((n) => `${ordersAt(n)}@${n}`).join(', ')} measured orders + ${options.warmup} warm-up per run (10% compensations), seed ${options.seed}; ` +
@@ -196,7 +279,8 @@ async function main(): Promise<number> {
     for (const [i, planned] of schedule.entries()) {
       const what = `${planned.variant} @${planned.case} round ${planned.round}`;
       bar?.update(i, { what });
-      const server = await startServerProcess({ memory: options.memory });
+      const spec = VARIANTS[planned.variant] as VariantSpec;
+      const server = spec.backend === 'B' ? await startServerProcess({ memory: options.memory }) : undefined;
       try {
         const profiled = options.profile === true ? [FRAMEWORK] : options.profile || [];
         const profile = profiled.includes(planned.variant)
@@ -208,29 +292,29 @@ async function main(): Promise<number> {
         const nodeFlags = options.nodeFlags;
         const input: SagaChildInput = {
           variant: planned.variant,
-          connectionString: server.connectionString,
+          connectionString: server?.connectionString ?? '',
           ordersFile,
           warmup: options.warmup,
           orders: ordersAt(planned.case),
-          inFlight: planned.case,
+          inFlight: inFlightAt(planned.case),
           stallMs: options.stallMs,
           ...(profile ? { profile } : {}),
+          ...(planned.case === scaleCase ? { maxMeasuredMs: options.scaleMaxMs } : {}),
         };
         const child = await runChild<SagaChildResult>({
-          script: VARIANTS[planned.variant] as string,
+          script: spec.script,
           input,
           nodeFlags,
           timeoutMs: 600_000,
           onRequest: (kind) => {
-            if (kind === 'server-sample') return server.sample();
+            if (kind === 'server-sample') return server ? server.sample() : NO_SERVER;
             throw new Error(`unknown request ${kind}`);
           },
         });
         const r = child.result;
-        const budget =
-          planned.variant === FRAMEWORK
-            ? checkBudget(actualOf(r.counts), budgetFor(pathsList(r.paths), r.client.wallMs), r.finished)
-            : undefined;
+        const budget = BUDGETED.has(planned.variant)
+          ? checkBudget(actualOf(r.counts), budgetFor(pathsList(r.paths), r.client.wallMs), r.finished)
+          : undefined;
         runs.push({
           variant: planned.variant,
           inFlight: planned.case,
@@ -249,7 +333,7 @@ async function main(): Promise<number> {
         failures++;
         console.error(`\n  ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
       } finally {
-        await server.stop();
+        await server?.stop();
       }
     }
   } finally {
@@ -270,9 +354,15 @@ async function main(): Promise<number> {
     const [variant, size] = key.split('@') as [string, string];
     return {
       variant,
+      backend: BACKEND_OF[variant] ?? VARIANTS[variant]?.backend ?? '?',
       inFlight: Number(size),
+      /** Sagas kept in flight (differs from `inFlight` only in the scale case, keyed by its saga count). */
+      concurrency: list[0]?.result.inFlight ?? Number(size),
+      sagas: metric(list, (r) => r.finished),
       runs: list.length,
       sagasPerSecond: metric(list, (r) => r.sagasPerSecond),
+      cores: metric(list, coresOf),
+      sagasPerSecondPerCore: metric(list, (r) => r.sagasPerSecond / coresOf(r)),
       clientCpuUsPerSaga: metric(list, (r) => perSaga(r.client.cpuUs, r)),
       serverCpuUsPerSaga: metric(list, (r) => perSaga(r.serverCpuUs, r)),
       gcMs: metric(list, (r) => r.client.gcMs),
@@ -309,6 +399,7 @@ async function main(): Promise<number> {
       clientCpuMet: clientCpu <= TARGET_CLIENT_CPU,
     };
   });
+  const targetChecks = peerChecks(summary, sizes, scaleCase, options.scaleInFlight);
   const budgetFailures = runs.flatMap((run) =>
     (run.budget ?? [])
       .filter((line) => !line.ok)
@@ -324,6 +415,7 @@ async function main(): Promise<number> {
         { header: 'in flight' },
         { header: 'variant', align: 'left' },
         { header: 'sagas/s' },
+        { header: 'cores' },
         { header: 'client us/saga' },
         { header: 'server us/saga' },
         { header: 'GC ms' },
@@ -334,7 +426,7 @@ async function main(): Promise<number> {
         { header: 'lost' },
         { header: 'dup' },
       ],
-      sizes.flatMap((size) =>
+      [...sizes, ...(scaleCase > 0 ? [scaleCase] : [])].flatMap((size) =>
         options.variants.flatMap((variant) => {
           const s = find(variant, size);
           if (!s) return [];
@@ -343,6 +435,7 @@ async function main(): Promise<number> {
               String(size),
               variant,
               formatSpread(s.sagasPerSecond),
+              formatNumber(s.cores.median, 2),
               formatSpread(s.clientCpuUsPerSaga),
               formatSpread(s.serverCpuUsPerSaga),
               formatNumber(s.gcMs.median),
@@ -377,6 +470,27 @@ async function main(): Promise<number> {
           `${formatNumber(r.clientCpu, 2)}x`,
           r.clientCpuMet ? 'met' : 'MISSED',
           `${formatNumber(r.serverCpu, 2)}x`,
+        ]),
+      ),
+    );
+    console.log('');
+  }
+  if (targetChecks.length > 0) {
+    console.log(
+      formatTable(
+        [
+          { header: 'target', align: 'left' },
+          { header: 'in flight' },
+          { header: 'value' },
+          { header: 'wanted' },
+          { header: '' },
+        ],
+        targetChecks.map((c) => [
+          c.check,
+          String(c.inFlight),
+          formatNumber(c.value, 2),
+          `${c.atMost ? '<=' : '>='} ${formatNumber(c.target, 2)}`,
+          c.met ? 'met' : 'MISSED',
         ]),
       ),
     );
@@ -435,11 +549,19 @@ async function main(): Promise<number> {
       ordersPerSize: Object.fromEntries(options.sizes.map((n) => [n, ordersAt(n)])),
       out: undefined,
     },
-    targets: { throughputRatioAtLeast: TARGET_THROUGHPUT, clientCpuRatioAtMost: TARGET_CLIENT_CPU },
+    targets: {
+      throughputRatioAtLeast: TARGET_THROUGHPUT,
+      clientCpuRatioAtMost: TARGET_CLIENT_CPU,
+      backendASagasPerSecondPerCoreAtLeast: TARGET_A_PER_CORE,
+      backendAOverEmmettAtLeast: TARGET_OVER_EMMETT,
+      backendBOverRestateAtLeast: TARGET_OVER_RESTATE,
+      scaleCpuPerSagaRatioAtMost: TARGET_SCALE_CPU_RATIO,
+    },
     frameworkBudget: FRAMEWORK_BUDGET,
     workloadPerRun: runs[0] ? workloadFor(pathsList(runs[0].result.paths)) : undefined,
     summary,
     ratios,
+    targetChecks,
     budgetFailures,
     runs,
   });
@@ -466,8 +588,98 @@ async function main(): Promise<number> {
       );
     code = 1;
   }
-  if (options.enforceTargets && ratios.some((r) => !r.throughputMet || !r.clientCpuMet)) code = 1;
+  if (
+    options.enforceTargets &&
+    (ratios.some((r) => r.inFlight > 1 && (!r.throughputMet || !r.clientCpuMet)) ||
+      targetChecks.some((c) => !c.met))
+  )
+    code = 1;
   return code;
+}
+
+/** One target of BENCHMARKS.md suite 3 beyond the floor ratios, checked on the medians. */
+interface TargetCheck {
+  readonly check: string;
+  /** Sagas in flight, or the scale case's saga count. */
+  readonly inFlight: number;
+  readonly value: number;
+  readonly target: number;
+  /** The value must stay at or below the target (else at or above). */
+  readonly atMost: boolean;
+  readonly met: boolean;
+}
+
+interface SummaryLike {
+  readonly variant: string;
+  readonly inFlight: number;
+  readonly sagasPerSecond: Spread;
+  readonly sagasPerSecondPerCore: Spread;
+  readonly clientCpuUsPerSaga: Spread;
+  readonly serverCpuUsPerSaga: Spread;
+}
+
+/**
+ * The peer and back-end A targets: A's sagas/s per core, A against Emmett, B against
+ * Restate (throughput sizes only, not the 1-in-flight latency case), and A's per-saga CPU
+ * at the scale size against its run at the same concurrency.
+ */
+function peerChecks(
+  summary: readonly SummaryLike[],
+  sizes: readonly number[],
+  scaleCase: number,
+  scaleInFlight: number,
+): TargetCheck[] {
+  const find = (variant: string, size: number) =>
+    summary.find((s) => s.variant === variant && s.inFlight === size);
+  const checks: TargetCheck[] = [];
+  const add = (check: string, inFlight: number, value: number, target: number, atMost = false) => {
+    if (Number.isFinite(value))
+      checks.push({
+        check,
+        inFlight,
+        value,
+        target,
+        atMost,
+        met: atMost ? value <= target : value >= target,
+      });
+  };
+  const throughputSizes = [...sizes.filter((n) => n > 1), ...(scaleCase > 0 ? [scaleCase] : [])];
+  for (const size of throughputSizes) {
+    const a = find(FRAMEWORK_A, size);
+    add(`${FRAMEWORK_A} sagas/s per core`, size, a?.sagasPerSecondPerCore.median ?? NaN, TARGET_A_PER_CORE);
+    add(
+      `${FRAMEWORK_A}/${EMMETT} sagas/s`,
+      size,
+      ratio(a?.sagasPerSecond.median ?? NaN, find(EMMETT, size)?.sagasPerSecond.median ?? NaN),
+      TARGET_OVER_EMMETT,
+    );
+    add(
+      `${FRAMEWORK}/${RESTATE} sagas/s`,
+      size,
+      ratio(
+        find(FRAMEWORK, size)?.sagasPerSecond.median ?? NaN,
+        find(RESTATE, size)?.sagasPerSecond.median ?? NaN,
+      ),
+      TARGET_OVER_RESTATE,
+    );
+  }
+  if (scaleCase > 0) {
+    // The small run at the scale run's concurrency (or the largest size below it).
+    const small = Math.max(...sizes.filter((n) => n <= scaleInFlight));
+    for (const variant of [FRAMEWORK_A, EMMETT]) {
+      const big = find(variant, scaleCase);
+      const base = find(variant, small);
+      const cpu = (s?: SummaryLike) => (s ? s.clientCpuUsPerSaga.median + s.serverCpuUsPerSaga.median : NaN);
+      add(
+        `${variant} CPU/saga at ${scaleCase} sagas vs ${small} in flight`,
+        scaleCase,
+        ratio(cpu(big), cpu(base)),
+        TARGET_SCALE_CPU_RATIO,
+        true,
+      );
+    }
+  }
+  return checks;
 }
 
 /** Columns of the operations table: [key in opsPerSaga, header]. */

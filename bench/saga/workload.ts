@@ -23,6 +23,11 @@ export interface SagaChildInput {
   readonly stallMs: number;
   /** Profile the measured window (not start-up or warm-up) into this directory. */
   readonly profile?: { readonly dir: string; readonly name: string };
+  /**
+   * Stop placing new measured orders after this long (the ones in flight still finish);
+   * the result then covers the orders placed. For a peer that collapses at a large size.
+   */
+  readonly maxMeasuredMs?: number;
 }
 
 /** Latency of whole sagas, closed loop (a new order is placed when one finishes), in microseconds. */
@@ -122,6 +127,11 @@ export interface SagaSystem {
   settle(): Promise<void>;
   /** An uncounted store for reading the outcome back. */
   readonly checker: EventStore;
+  /**
+   * The CPU of the server this variant runs itself (e.g. restate-server); when absent the
+   * driver is asked (`server-sample`: the embedded server, or zeros for in-process back-ends).
+   */
+  serverSample?(): Promise<CpuSnapshot>;
   details(): Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -142,7 +152,9 @@ async function drive(
   inFlight: number,
   stallMs: number,
   onLatencyUs?: (us: number) => void,
-): Promise<number> {
+  maxMs = Infinity,
+): Promise<{ finished: number; placed: number }> {
+  const deadline = performance.now() + maxMs;
   let next = 0;
   let finished = 0;
   let lastProgress = performance.now();
@@ -158,7 +170,7 @@ async function drive(
     }
   }, 250);
   const worker = async () => {
-    while (!stalled && next < orders.length) {
+    while (!stalled && next < orders.length && performance.now() < deadline) {
       const order = orders[next++] as PlacedOrderData;
       const started = performance.now();
       const done = system.completion.expect(order.orderId);
@@ -175,7 +187,7 @@ async function drive(
   } finally {
     clearInterval(watchdog);
   }
-  return finished;
+  return { finished, placed: next };
 }
 
 /**
@@ -191,8 +203,8 @@ export async function measureSagas(
 ): Promise<SagaChildResult> {
   const all = loadOrders(input.ordersFile);
   const warmup = all.slice(0, input.warmup);
-  const measured = all.slice(input.warmup, input.warmup + input.orders);
-  if (measured.length < input.orders) throw new Error(`${input.ordersFile} holds too few orders.`);
+  const planned = all.slice(input.warmup, input.warmup + input.orders);
+  if (planned.length < input.orders) throw new Error(`${input.ordersFile} holds too few orders.`);
 
   await drive(system, warmup, input.inFlight, input.stallMs);
   await system.settle();
@@ -203,15 +215,23 @@ export async function measureSagas(
     highestTrackableValue: 600_000_000,
     numberOfSignificantValueDigits: 3,
   });
-  const serverBefore = await ctx.request<CpuSnapshot>('server-sample');
+  const serverSample = () =>
+    system.serverSample ? system.serverSample() : ctx.request<CpuSnapshot>('server-sample');
+  const serverBefore = await serverSample();
   const profiling = input.profile ? await startCpuProfile(input.profile.dir, input.profile.name) : undefined;
   const meter = new ProcessMeter().start();
-  const finished = await drive(system, measured, input.inFlight, input.stallMs, (us) =>
-    histogram.recordValue(us),
+  const { finished, placed } = await drive(
+    system,
+    planned,
+    input.inFlight,
+    input.stallMs,
+    (us) => histogram.recordValue(us),
+    input.maxMeasuredMs,
   );
   const client = meter.stop();
   const profileFile = await profiling?.stop();
-  const serverAfter = await ctx.request<CpuSnapshot>('server-sample');
+  const serverAfter = await serverSample();
+  const measured = planned.slice(0, placed);
   if (finished === measured.length) await system.settle();
   const counts = system.counts();
 
