@@ -23,14 +23,21 @@ export interface InputRejectedData {
   readonly error: { readonly message: string; readonly code?: string; readonly name?: string };
 }
 
-/** Something the runtime reports: what a user must see even though the pipeline carries on. */
+/** What a report is about: a process-manager instance, a step-workflow run or an action-saga run. */
+export type ReportOwner = 'process' | 'workflow' | 'saga';
+
+/**
+ * Something the runtime reports: what a user must see even though the pipeline carries on.
+ * One type for the three authoring styles; `owner` says which one, `processName` is the
+ * process name, workflow id or saga name, and `processId` the instance, run or saga id.
+ */
 export interface RuntimeReport {
   readonly kind:
     /** An input could not be decoded or routed; kept in `sagastreamRejected-<process>`. */
     | 'rejected'
     /** An input reached an instance that had not started or had finished (per policy). */
     | 'ignored'
-    /** A handler kept throwing; the instance waits for release or skip. */
+    /** A handler (or a workflow pass) hit a code problem; the instance waits for release or skip. */
     | 'quarantined'
     /** A handler threw and will be retried. */
     | 'handlerRetry'
@@ -39,12 +46,35 @@ export interface RuntimeReport {
     /** A transient command failure that will be retried. */
     | 'commandRetry'
     /** An append kept conflicting; the input will be retried. */
-    | 'conflict';
+    | 'conflict'
+    /** A workflow run or a saga started. */
+    | 'started'
+    /** A workflow run or a saga ended with every step done. */
+    | 'completed'
+    /** A workflow run or a saga failed and every compensation ran. */
+    | 'compensated'
+    /** A compensation failed for good; the run stops there for an operator. */
+    | 'compensationFailed'
+    /** A workflow run waits for the clock (`wakeAt`) or an event. */
+    | 'suspended'
+    /** A workflow run waits for the run holding its concurrency key. */
+    | 'queued'
+    /** A workflow pass was cut short (a concurrent writer, a store failure) and will be retried. */
+    | 'retry'
+    /** A saga stopped on an unexpected error (e.g. the store is unreachable); it resumes on the next start. */
+    | 'interrupted';
+  /**
+   * Which authoring style the instance belongs to. Set on every report `ProcessRuntime`
+   * hands out (`reports`, `onReport`); undefined only inside a process host. @default 'process'
+   */
+  readonly owner?: ReportOwner;
   readonly processName: string;
   readonly processId?: string;
   readonly eventId?: string;
   readonly stream?: string;
   readonly revision?: bigint;
   readonly error?: unknown;
+  /** Set for `suspended` when a timer will wake the run (ms since the epoch). */
+  readonly wakeAt?: number;
   readonly detail: string;
 }

@@ -45,6 +45,11 @@ export interface SagaExecutorOptions {
   readonly commandBus?: CommandDispatcher;
   /** Times the waits between attempts of a failing action (a `ManualClock` in tests). @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Called after each append to a saga's stream with the types appended (how `ProcessRuntime`
+   * reports starts and outcomes). Must not throw.
+   */
+  readonly onRecorded?: (saga: string, sagaId: string, types: readonly string[]) => void;
 }
 
 /** Options of {@link SagaExecutor.execute}. */
@@ -123,16 +128,8 @@ export class SagaExecutor {
 
   /** Resumes every unfinished saga of `setup` found in `$ce-<name>`, one after another. */
   async resumeAll<I>(setup: SagaSetup<I>): Promise<ResumedSaga[]> {
-    const unfinished = new Map<string, boolean>();
-    for (const record of await this.options.store.readStream(`$ce-${setup.name}`)) {
-      if (record.type === P.ProcessStarted && !unfinished.has(record.stream))
-        unfinished.set(record.stream, true);
-      else if (TERMINAL.has(record.type)) unfinished.set(record.stream, false);
-    }
     const outcomes: ResumedSaga[] = [];
-    for (const [stream, open] of unfinished) {
-      if (!open) continue;
-      const sagaId = stream.slice(setup.name.length + 1);
+    for (const sagaId of await this.unfinished(setup)) {
       try {
         outcomes.push({ sagaId, ok: true, result: await this.resume(setup, sagaId) });
       } catch (error) {
@@ -140,6 +137,18 @@ export class SagaExecutor {
       }
     }
     return outcomes;
+  }
+
+  /** Ids of the sagas of `setup` that started and have not ended, from `$ce-<name>`. */
+  async unfinished<I>(setup: SagaSetup<I>): Promise<string[]> {
+    const open = new Map<string, boolean>();
+    for (const record of await this.options.store.readStream(`$ce-${setup.name}`)) {
+      if (record.type === P.ProcessStarted && !open.has(record.stream)) open.set(record.stream, true);
+      else if (TERMINAL.has(record.type)) open.set(record.stream, false);
+    }
+    return [...open]
+      .filter(([, unfinished]) => unfinished)
+      .map(([stream]) => stream.slice(setup.name.length + 1));
   }
 
   private async drive<I>(
@@ -403,6 +412,11 @@ class SagaRun<I> {
     }
     let revision = state.revision ?? -1n;
     for (const event of events) applyRunEvent(state, event.type, event.data, ++revision);
+    this.deps.onRecorded?.(
+      this.setup.name,
+      state.runId,
+      events.map((e) => e.type),
+    );
   }
 
   private checkConflict(): void {

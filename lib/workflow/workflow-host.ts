@@ -10,9 +10,9 @@ import { SubscriptionConsumer } from '../runtime/subscription-consumer';
 import type { EventStore, StoredEventRecord } from '../store/event-store';
 import type { RetryPolicy, Workflow } from './create-workflow';
 import { ConcurrencyLeases } from './concurrency-lease';
+import { type RunRelease, releaseRun } from './run-release';
 import { RunExecution } from './run-execution';
 import { type RunState, type WorkflowEvent, isFinished, replayRun, runStream } from './run-state';
-import { failureInfo } from './step-events';
 
 /** Something a workflow runtime did that an operator or a test may want to know. */
 export interface WorkflowReport {
@@ -44,13 +44,17 @@ export interface WorkflowHostSettings {
   readonly concurrency: number;
   readonly batchSize: number;
   readonly checkpointIntervalMs: number;
+  /** Run states cached. @default 10000 */
+  readonly cacheSize?: number;
   readonly report: (report: WorkflowReport) => void;
 }
 
 type Job =
   | { readonly kind: 'start'; readonly event: WorkflowEvent; readonly done: () => void }
   | { readonly kind: 'input'; readonly event: WorkflowEvent; readonly done: () => void }
-  | { readonly kind: 'wake' };
+  | { readonly kind: 'wake' }
+  /** A release recorded by someone else (the CLI, another worker): track the run again, then drive it. */
+  | { readonly kind: 'released' };
 
 interface Gate {
   holder: string | undefined;
@@ -92,7 +96,8 @@ export class WorkflowHost {
       onError: (error, runId) =>
         settings.logger.error('workflow job failed', { runId, error: String(error) }),
     });
-    const types = [...new Set([...workflow.triggerTypes, ...workflow.awaitedTypes])];
+    // ProcessReleased too: an operator's release (`sagastream processes release`) wakes the run here.
+    const types = [...new Set([...workflow.triggerTypes, ...workflow.awaitedTypes, P.ProcessReleased])];
     this.consumer = new SubscriptionConsumer({
       store: settings.store,
       name: `workflow.${workflow.id}`,
@@ -129,23 +134,24 @@ export class WorkflowHost {
     return this.consumer.caughtUp && this.queue.size === 0 && this.releasing.size === 0;
   }
 
-  /** Lifts a run's quarantine (after a code fix) and drives it again. */
-  async release(runId: string): Promise<void> {
-    const state = await this.load(runId);
-    if (!state.quarantine) return;
-    await this.settings.store.append(
-      state.stream,
-      [
-        {
-          id: randomUUID(),
-          type: P.ProcessReleased,
-          data: { eventId: state.quarantine.eventId, skipped: false },
-        },
-      ],
-      { expectedRevision: state.revision ?? 'no_stream' },
-    );
-    if (state.trigger) this.track(runId, state.trigger);
-    this.queue.push(runId, { kind: 'wake' });
+  /** Lifts a run's quarantine (after a code fix) and drives it again; see {@link releaseRun} for `skip`. */
+  async release(runId: string, skip = false): Promise<RunRelease> {
+    const released = await releaseRun(this.settings.store, this.workflow.id, runId, skip);
+    if (released.outcome === 'handled') {
+      if (released.state.trigger) this.track(runId, released.state.trigger);
+      this.queue.push(runId, { kind: 'wake' });
+    }
+    return released;
+  }
+
+  /** The run's state, replayed from its stream. */
+  stateOf(runId: string): Promise<RunState> {
+    return this.load(runId);
+  }
+
+  /** Stores the subscription's safe checkpoint now. */
+  flushCheckpoints(): Promise<void> {
+    return this.consumer.flush();
   }
 
   private async recover(): Promise<void> {
@@ -166,6 +172,13 @@ export class WorkflowHost {
 
   /** Routes one subscription event; synchronous so that routing follows subscription order. */
   private take(record: StoredEventRecord, ticket: CheckpointTicket): void {
+    if (record.type === P.ProcessReleased) {
+      if (record.stream.startsWith(`${this.workflow.id}-`)) {
+        this.queue.push(record.stream.slice(this.workflow.id.length + 1), { kind: 'released' });
+      }
+      ticket.done();
+      return;
+    }
     const event = toWorkflowEvent(record);
     const isTrigger = event !== undefined && this.workflow.triggerTypes.has(event.type);
     const targets =
@@ -197,10 +210,15 @@ export class WorkflowHost {
   }
 
   private async work(runId: string, job: Job): Promise<void> {
-    if (this.stopping && job.kind === 'wake') return;
+    if (this.stopping && (job.kind === 'wake' || job.kind === 'released')) return;
     try {
       if (job.kind === 'start') await this.recordStart(runId, job.event);
       else if (job.kind === 'input') await this.recordInput(runId, job.event);
+      else if (job.kind === 'released') {
+        const state = await this.load(runId);
+        if (isFinished(state) || !state.trigger) return;
+        this.track(runId, state.trigger);
+      }
     } catch (error) {
       // The input is not recorded: keep its checkpoint ticket open and try again later.
       this.settings.logger.warn('recording a workflow input failed; retrying', {
@@ -210,7 +228,7 @@ export class WorkflowHost {
       this.retryLater(runId, job, error);
       return;
     }
-    if (job.kind !== 'wake') job.done();
+    if (job.kind === 'start' || job.kind === 'input') job.done();
     if (!this.holdsGate(runId)) return;
     try {
       if (!(await this.holdsLease(runId))) return;
@@ -316,10 +334,6 @@ export class WorkflowHost {
         break;
       case 'quarantined':
         this.retries.delete(runId);
-        this.settings.logger.error('workflow run quarantined', {
-          run: runStream(this.workflow.id, runId),
-          error: failureInfo(result.error),
-        });
         this.report('quarantined', runId, { error: result.error });
         break;
       case 'retry':

@@ -1,11 +1,12 @@
-import { DefinitionError } from '../errors';
-import { type Clock, systemClock } from '../runtime/clock';
-import { type Logger, consoleLogger } from '../runtime/logger';
+import { ProcessRuntime } from '../runtime/process-runtime';
+import type { RuntimeReport } from '../runtime/runtime-events';
+import type { Clock } from '../runtime/clock';
+import type { Logger } from '../runtime/logger';
 import type { EventStore } from '../store/event-store';
 import type { RetryPolicy, Workflow } from './create-workflow';
-import { WorkflowHost, type WorkflowReport } from './workflow-host';
+import type { WorkflowReport } from './workflow-host';
 
-/** Options of {@link WorkflowRuntime}. */
+/** Options of {@link WorkflowRuntime}. @deprecated use `ProcessRuntimeOptions` */
 export interface WorkflowRuntimeOptions {
   readonly store: EventStore;
   /** Drives sleeps, wait timeouts and retry delays. @default systemClock */
@@ -27,98 +28,82 @@ export interface WorkflowRuntimeOptions {
 }
 
 /**
- * Runs step workflows: subscribes to their trigger and awaited event types, starts one run
- * per trigger event (stream `<workflowId>-<eventId>`), drives each run until it waits or
- * ends, and wakes sleeping runs on the clock. On start it resumes every unfinished run from
- * its stream, so a worker killed at any point loses nothing: it replays and goes on.
+ * A {@link ProcessRuntime} that hosts only step workflows and speaks in
+ * {@link WorkflowReport}s. Kept so existing code goes on compiling; new code registers
+ * workflows on the `ProcessRuntime` next to process managers and sagas.
  *
- * @example
- * ```ts
- * const store = await LocalEventStore.open({ dir: '.sagastream/db' });
- * const runtime = new WorkflowRuntime({ store }).register(fulfillOrder);
- * await runtime.start();
- * // ... on shutdown:
- * await runtime.stop();
- * ```
+ * @deprecated Use `new ProcessRuntime({ store }).register(workflow)`: same engine, same
+ * recovery, one report list and one `release`/`skip` for every authoring style.
  */
 export class WorkflowRuntime {
-  private readonly hosts = new Map<string, WorkflowHost>();
-  private readonly reportList: WorkflowReport[] = [];
-  private started = false;
+  /** The runtime doing the work. */
+  readonly runtime: ProcessRuntime;
 
-  constructor(private readonly options: WorkflowRuntimeOptions) {}
+  constructor(options: WorkflowRuntimeOptions) {
+    const onReport = options.onReport;
+    this.runtime = new ProcessRuntime({
+      store: options.store,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
+      concurrency: options.concurrency ?? 16,
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.checkpointIntervalMs === undefined
+        ? {}
+        : { checkpointIntervalMs: options.checkpointIntervalMs }),
+      ...(options.reportsKept === undefined ? {} : { reportsKept: options.reportsKept }),
+      ...(onReport === undefined
+        ? {}
+        : {
+            onReport: (report: RuntimeReport) => {
+              const converted = toWorkflowReport(report);
+              if (converted) onReport(converted);
+            },
+          }),
+    });
+  }
 
   /** Adds workflows; call before {@link start}. Throws a `DefinitionError` for a duplicate id. */
   register(...workflows: readonly Workflow<never, unknown>[]): this {
-    const problems: string[] = [];
-    for (const workflow of workflows) {
-      if (this.hosts.has(workflow.id)) problems.push(`workflow '${workflow.id}' is registered twice.`);
-      else if (this.started) problems.push(`workflow '${workflow.id}' was registered after start().`);
-      else {
-        this.hosts.set(
-          workflow.id,
-          new WorkflowHost(workflow, {
-            store: this.options.store,
-            clock: this.options.clock ?? systemClock,
-            logger: this.options.logger ?? consoleLogger,
-            retry: this.options.retry ?? {},
-            concurrency: this.options.concurrency ?? 16,
-            batchSize: this.options.batchSize ?? 256,
-            checkpointIntervalMs: this.options.checkpointIntervalMs ?? 1000,
-            report: (report) => this.report(report),
-          }),
-        );
-      }
-    }
-    if (problems.length > 0) throw new DefinitionError('workflow runtime', problems);
+    this.runtime.registerWorkflow(...workflows);
     return this;
   }
 
   /** Resumes unfinished runs and starts the subscriptions. */
-  async start(): Promise<void> {
-    this.started = true;
-    await Promise.all([...this.hosts.values()].map((host) => host.start()));
+  start(): Promise<void> {
+    return this.runtime.start();
   }
 
   /** Stops taking work; passes in flight finish and checkpoints are stored. The store stays open. */
-  async stop(): Promise<void> {
-    await Promise.all([...this.hosts.values()].map((host) => host.stop()));
-    this.started = false;
+  stop(): Promise<void> {
+    return this.runtime.stop();
   }
 
-  /**
-   * Resolves once every subscription has caught up and no pass is queued or running
-   * (runs waiting on a timer or an event count as idle).
-   *
-   * @param timeoutMs rejects after this long. @default 30000
-   */
-  async whenIdle(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if ([...this.hosts.values()].every((host) => host.isSettled())) return;
-      if (Date.now() > deadline)
-        throw new Error(`The workflow runtime was still busy after ${timeoutMs} ms.`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+  /** See `ProcessRuntime.whenIdle`. @param timeoutMs @default 30000 */
+  whenIdle(timeoutMs = 30_000): Promise<void> {
+    return this.runtime.whenIdle(timeoutMs);
   }
 
   /** Lifts the quarantine of run `<workflowId>-<runId>` (after fixing the code) and drives it again. */
   async release(workflowId: string, runId: string): Promise<void> {
-    const host = this.hosts.get(workflowId);
-    if (!host) throw new DefinitionError('workflow runtime', [`workflow '${workflowId}' is not registered.`]);
-    await host.release(runId);
+    await this.runtime.release(workflowId, runId);
   }
 
   /** The most recent reports, oldest first. */
   get reports(): readonly WorkflowReport[] {
-    return this.reportList;
+    return this.runtime.reports.flatMap((r) => toWorkflowReport(r) ?? []);
   }
+}
 
-  private report(report: WorkflowReport): void {
-    this.reportList.push(report);
-    if (this.reportList.length > (this.options.reportsKept ?? 1000)) this.reportList.shift();
-    this.options.onReport?.(report);
-  }
+function toWorkflowReport(report: RuntimeReport): WorkflowReport | undefined {
+  if (report.owner !== 'workflow' || report.processId === undefined) return undefined;
+  return {
+    kind: report.kind as WorkflowReport['kind'],
+    workflowId: report.processName,
+    runId: report.processId,
+    ...(report.error === undefined ? {} : { error: report.error }),
+    ...(report.wakeAt === undefined ? {} : { wakeAt: report.wakeAt }),
+  };
 }
 
 export type { WorkflowReport };

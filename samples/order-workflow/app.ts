@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ProcessEventTypes as P } from '../../lib/process/process-events';
 import { silentLogger } from '../../lib/runtime/logger';
+import { ProcessRuntime } from '../../lib/runtime/process-runtime';
 import type { EventStore } from '../../lib/store/event-store';
 import { LocalEventStore } from '../../lib/store/local/local-event-store';
-import { WorkflowRuntime } from '../../lib/workflow/workflow-runtime';
 import { fulfillOrderWorkflow } from './fulfill-order';
 import { type OrderPlaced, SimulatedServices, type SimulatedServicesOptions } from './services';
 
@@ -46,7 +46,7 @@ export async function runOrderWorkflowSample(
   orders: readonly OrderPlaced[] = sampleOrders(),
   services: SimulatedServicesOptions = {},
 ): Promise<OrderOutcome[]> {
-  const runtime = new WorkflowRuntime({ store, logger: silentLogger }).register(
+  const runtime = new ProcessRuntime({ store, logger: silentLogger }).register(
     fulfillOrderWorkflow(new SimulatedServices(store, services)),
   );
   await runtime.start();
