@@ -6,46 +6,71 @@
  * no RxJS `concatMap`/`mergeMap`, which degrade with large backlogs: BENCHMARKS.md).
  */
 
-/** A FIFO with O(1) push and shift (a growable ring would do too; a head index is simpler). */
+/** Ring capacity a {@link Fifo} keeps when it empties; a bigger ring is dropped then. */
+const KEPT_CAPACITY = 1024;
+
+/**
+ * A FIFO with O(1) push and shift: a ring buffer that doubles when full, so a steady queue
+ * allocates nothing per item, and gives its memory back when it empties after a backlog.
+ */
 export class Fifo<T> {
-  private items: (T | undefined)[] = [];
+  private ring: (T | undefined)[] = new Array<T | undefined>(4);
+  private mask = 3;
   private head = 0;
+  private count = 0;
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.count;
   }
 
   push(item: T): void {
-    this.items.push(item);
+    if (this.count > this.mask) this.grow();
+    this.ring[(this.head + this.count) & this.mask] = item;
+    this.count++;
   }
 
   peek(): T | undefined {
-    return this.items[this.head];
+    return this.count === 0 ? undefined : this.ring[this.head];
   }
 
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head] = undefined;
-    this.head++;
-    // Compact once the dead prefix dominates, so memory follows the live length.
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
+    if (this.count === 0) return undefined;
+    const item = this.ring[this.head];
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) & this.mask;
+    if (--this.count === 0) {
       this.head = 0;
+      if (this.mask >= KEPT_CAPACITY) this.reset();
     }
     return item;
   }
 
   /** Removes and returns every item, oldest first. */
   drain(): T[] {
-    const out = this.items.slice(this.head) as T[];
-    this.items = [];
-    this.head = 0;
+    const out = new Array<T>(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.ring[(this.head + i) & this.mask] as T;
+    this.reset();
     return out;
+  }
+
+  private grow(): void {
+    const ring = new Array<T | undefined>((this.mask + 1) * 2);
+    for (let i = 0; i < this.count; i++) ring[i] = this.ring[(this.head + i) & this.mask];
+    this.ring = ring;
+    this.mask = ring.length - 1;
+    this.head = 0;
+  }
+
+  private reset(): void {
+    this.ring = new Array<T | undefined>(4);
+    this.mask = 3;
+    this.head = 0;
+    this.count = 0;
   }
 }
 
 interface KeyQueue<T> {
+  key: string;
   readonly items: Fifo<T>;
   running: boolean;
   paused: boolean;
@@ -56,26 +81,44 @@ interface KeyQueue<T> {
 export interface KeyedWorkQueueOptions<T> {
   /** Most keys worked on at once. @default 16 */
   readonly concurrency?: number;
-  /** Does the work for one item; must not throw (errors are reported to `onError` if it does). */
-  readonly worker: (key: string, item: T) => Promise<void>;
+  /**
+   * Most items of one key run back to back before the key goes behind the other ready keys,
+   * so one busy key cannot hold a slot while others wait. @default 32
+   */
+  readonly burst?: number;
+  /**
+   * Does the work for one item; must not throw (errors are reported to `onError` if it does).
+   * It may return nothing when it finished synchronously: the next item then starts without
+   * waiting for a microtask.
+   */
+  readonly worker: (key: string, item: T) => Promise<void> | void;
   /** Called with an error the worker threw; the item counts as done. */
   readonly onError?: (error: unknown, key: string, item: T) => void;
 }
 
+/** Empty key queues kept for reuse: keys come and go with every page of a busy subscription. */
+const POOLED_KEYS = 256;
+
 /** See the module comment. */
 export class KeyedWorkQueue<T> {
   private readonly keys = new Map<string, KeyQueue<T>>();
-  private readonly ready = new Fifo<string>();
+  private readonly ready = new Fifo<KeyQueue<T>>();
+  private readonly pool: KeyQueue<T>[] = [];
   private readonly concurrency: number;
+  private readonly burst: number;
+  private readonly worker: (key: string, item: T) => Promise<void> | void;
   private running = 0;
   private pending = 0;
   /** Items waiting under paused keys (kept as a counter: scanning keys would be O(keys) per item). */
   private parked = 0;
+  private pumping = false;
   private idleWaiters: (() => void)[] = [];
   private capacityWaiters: { limit: number; resolve: () => void }[] = [];
 
   constructor(private readonly options: KeyedWorkQueueOptions<T>) {
     this.concurrency = Math.max(1, options.concurrency ?? 16);
+    this.burst = Math.max(1, options.burst ?? 32);
+    this.worker = options.worker;
   }
 
   /** Items queued or running, paused keys included. */
@@ -97,14 +140,17 @@ export class KeyedWorkQueue<T> {
   push(key: string, item: T): void {
     let queue = this.keys.get(key);
     if (!queue) {
-      queue = { items: new Fifo<T>(), running: false, paused: false, ready: false };
+      queue = this.newQueue(key, false);
       this.keys.set(key, queue);
     }
     queue.items.push(item);
     this.pending++;
     if (queue.paused) this.parked++;
-    this.markReady(key, queue);
-    this.pump();
+    else if (!queue.ready && !queue.running) {
+      queue.ready = true;
+      this.ready.push(queue);
+      if (this.running < this.concurrency) this.pump();
+    }
   }
 
   /** Stops starting items of `key` (the running one finishes); later pushes wait. */
@@ -114,7 +160,7 @@ export class KeyedWorkQueue<T> {
       if (!queue.paused) this.parked += queue.items.length;
       queue.paused = true;
       this.settle();
-    } else this.keys.set(key, { items: new Fifo<T>(), running: false, paused: true, ready: false });
+    } else this.keys.set(key, this.newQueue(key, true));
   }
 
   /** Lets `key`'s items run again. */
@@ -123,8 +169,8 @@ export class KeyedWorkQueue<T> {
     if (!queue || !queue.paused) return;
     queue.paused = false;
     this.parked -= queue.items.length;
-    this.markReady(key, queue);
-    this.cleanup(key, queue);
+    this.markReady(queue);
+    this.cleanup(queue);
     this.pump();
   }
 
@@ -140,7 +186,7 @@ export class KeyedWorkQueue<T> {
     const items = queue.items.drain();
     this.pending -= items.length;
     if (queue.paused) this.parked -= items.length;
-    this.cleanup(key, queue);
+    this.cleanup(queue);
     this.settle();
     return items;
   }
@@ -165,49 +211,71 @@ export class KeyedWorkQueue<T> {
     return this.running === 0 && this.active() === 0;
   }
 
-  private markReady(key: string, queue: KeyQueue<T>): void {
+  private newQueue(key: string, paused: boolean): KeyQueue<T> {
+    const reused = this.pool.pop();
+    if (!reused) return { key, items: new Fifo<T>(), running: false, paused, ready: false };
+    reused.key = key;
+    reused.paused = paused;
+    return reused;
+  }
+
+  private markReady(queue: KeyQueue<T>): void {
     if (!queue.ready && !queue.running && !queue.paused && queue.items.length > 0) {
       queue.ready = true;
-      this.ready.push(key);
+      this.ready.push(queue);
     }
   }
 
-  private cleanup(key: string, queue: KeyQueue<T>): void {
-    if (!queue.running && !queue.paused && !queue.ready && queue.items.length === 0) this.keys.delete(key);
+  private cleanup(queue: KeyQueue<T>): void {
+    if (!queue.running && !queue.paused && !queue.ready && queue.items.length === 0) {
+      // A queue that is neither running nor ready is referenced by the map alone.
+      this.keys.delete(queue.key);
+      if (this.pool.length < POOLED_KEYS) this.pool.push(queue);
+    }
   }
 
   private pump(): void {
+    // A worker that finishes synchronously ends its run inside this loop; its pump() call
+    // returns here and the loop picks up the slot it freed, instead of recursing.
+    if (this.pumping) return;
+    this.pumping = true;
     while (this.running < this.concurrency && this.ready.length > 0) {
-      const key = this.ready.shift() as string;
-      const queue = this.keys.get(key);
-      if (!queue) continue;
+      const queue = this.ready.shift() as KeyQueue<T>;
       queue.ready = false;
-      if (queue.paused || queue.running || queue.items.length === 0) {
-        this.cleanup(key, queue);
+      if (queue.paused || queue.items.length === 0) {
+        this.cleanup(queue);
         continue;
       }
-      const item = queue.items.shift() as T;
       queue.running = true;
       this.running++;
-      void this.run(key, queue, item);
+      void this.run(queue);
     }
+    this.pumping = false;
     this.settle();
   }
 
-  private async run(key: string, queue: KeyQueue<T>, item: T): Promise<void> {
-    try {
-      await this.options.worker(key, item);
-    } catch (error) {
-      this.options.onError?.(error, key, item);
-    } finally {
-      queue.running = false;
-      this.running--;
+  /**
+   * Runs up to `burst` items of one key back to back: one async call per run instead of
+   * one per item, then the key goes behind the other ready keys.
+   */
+  private async run(queue: KeyQueue<T>): Promise<void> {
+    for (let n = 0; ;) {
+      const item = queue.items.shift() as T;
+      try {
+        const result = this.worker(queue.key, item);
+        if (result !== undefined) await result;
+      } catch (error) {
+        this.options.onError?.(error, queue.key, item);
+      }
       this.pending--;
-      // Re-queue the key behind the others: one busy instance cannot starve the rest.
-      this.markReady(key, queue);
-      this.cleanup(key, queue);
-      this.pump();
+      if (this.capacityWaiters.length > 0) this.settle();
+      if (++n >= this.burst || queue.paused || queue.items.length === 0) break;
     }
+    queue.running = false;
+    this.running--;
+    this.markReady(queue);
+    this.cleanup(queue);
+    this.pump();
   }
 
   private settle(): void {

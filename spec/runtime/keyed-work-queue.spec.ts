@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { KeyedWorkQueue } from '../../lib/runtime/keyed-work-queue';
+import { Fifo, KeyedWorkQueue } from '../../lib/runtime/keyed-work-queue';
 
 const deferred = () => {
   let resolve!: () => void;
@@ -95,6 +95,116 @@ describe('KeyedWorkQueue', () => {
       expect(count).to.equal(100_000);
       // Quadratic bookkeeping (Array.shift on the backlog) takes tens of seconds here.
       expect(ms).to.be.below(5000);
+    });
+  });
+
+  describe('when 100k items back up behind 1k keys', () => {
+    it('runs each key strictly in push order and never more keys than the concurrency', async () => {
+      const last = new Map<string, number>();
+      let outOfOrder = 0;
+      let running = 0;
+      let peak = 0;
+      const queue = new KeyedWorkQueue<number>({
+        concurrency: 8,
+        worker: async (key, item) => {
+          running++;
+          peak = Math.max(peak, running);
+          if ((last.get(key) ?? -1) >= item) outOfOrder++;
+          last.set(key, item);
+          await Promise.resolve();
+          running--;
+        },
+      });
+      for (let i = 0; i < 100_000; i++) queue.push(`k${(i * 7919) % 1000}`, i);
+      await queue.whenIdle();
+      expect(outOfOrder).to.equal(0);
+      expect(last.size).to.equal(1000);
+      expect(peak).to.equal(8);
+      expect(queue.size).to.equal(0);
+    });
+  });
+
+  describe('when one key has a long backlog', () => {
+    it('lets another key run after at most one burst of it', async () => {
+      const order: string[] = [];
+      const queue = new KeyedWorkQueue<number>({
+        concurrency: 1,
+        burst: 4,
+        worker: async (key) => void order.push(key),
+      });
+      for (let i = 0; i < 20; i++) queue.push('busy', i);
+      queue.push('other', 0);
+      await queue.whenIdle();
+      expect(order.indexOf('other')).to.equal(4);
+      expect(order.filter((k) => k === 'busy')).to.have.length(20);
+    });
+  });
+
+  describe('when the worker finishes synchronously', () => {
+    it('drains a 100k backlog without growing the stack and then reports idle', async () => {
+      const seen: number[] = [];
+      const queue = new KeyedWorkQueue<number>({
+        concurrency: 4,
+        worker: (_k, item) => void seen.push(item),
+      });
+      for (let i = 0; i < 100_000; i++) queue.push(`k${i % 3}`, i);
+      await queue.whenIdle();
+      expect(seen).to.have.length(100_000);
+      const ofKey0 = seen.filter((i) => i % 3 === 0);
+      expect(ofKey0).to.deep.equal([...ofKey0].sort((a, b) => a - b));
+    });
+
+    it('reports a synchronous throw to onError and goes on with the next item', async () => {
+      const errors: number[] = [];
+      const done: number[] = [];
+      const queue = new KeyedWorkQueue<number>({
+        worker: (_k, item) => {
+          if (item === 1) throw new Error('boom');
+          done.push(item);
+        },
+        onError: (_e, _k, item) => errors.push(item),
+      });
+      for (let i = 0; i < 3; i++) queue.push('a', i);
+      await queue.whenIdle();
+      expect(errors).to.deep.equal([1]);
+      expect(done).to.deep.equal([0, 2]);
+    });
+  });
+
+  describe('when a key is paused from inside its own worker', () => {
+    it('stops before its next queued item', async () => {
+      const done: number[] = [];
+      const queue = new KeyedWorkQueue<number>({
+        concurrency: 1,
+        worker: async (key, item) => {
+          done.push(item);
+          if (item === 1) queue.pause(key);
+        },
+      });
+      for (let i = 0; i < 4; i++) queue.push('a', i);
+      await queue.whenIdle();
+      expect(done).to.deep.equal([0, 1]);
+      expect(queue.take('a')).to.deep.equal([2, 3]);
+    });
+  });
+});
+
+describe('Fifo', () => {
+  describe('when pushes and shifts interleave past its capacity', () => {
+    it('hands items back oldest first', () => {
+      const fifo = new Fifo<number>();
+      const out: number[] = [];
+      let next = 0;
+      for (let round = 0; round < 50; round++) {
+        for (let i = 0; i < 7; i++) fifo.push(next++);
+        for (let i = 0; i < 5; i++) out.push(fifo.shift() as number);
+      }
+      expect(fifo.length).to.equal(100);
+      expect(fifo.peek()).to.equal(250);
+      out.push(...fifo.drain());
+      expect(out).to.deep.equal(Array.from({ length: 350 }, (_, i) => i));
+      expect(fifo.length).to.equal(0);
+      expect(fifo.shift()).to.equal(undefined);
     });
   });
 });
