@@ -1,6 +1,7 @@
 // sagastream's routing path, built from the real components the runtime uses
 // (lib/runtime/process-host.ts `takeInput` and `work`):
-//   CheckpointTracker.track (one ticket per delivered event, as SubscriptionConsumer does)
+//   CheckpointTracker.track (one ticket per delivered event, as SubscriptionConsumer does, which
+//   hands a page over 256 events at a time, each slice once the queue is below 512)
 //   -> MessageRegistry.decode (class-transformer into the @Event class)
 //   -> ProcessEngine.route (the route table `defineProcess` builds from @StartedBy/@On)
 //   -> KeyedWorkQueue.push(processId) (per-instance FIFO, bounded concurrency 64, the runtime default)
@@ -17,6 +18,9 @@ import { CheckpointTracker } from '../../lib/runtime/checkpoint-tracker';
 import { KeyedWorkQueue } from '../../lib/runtime/keyed-work-queue';
 import { runAsChild } from '../harness/child';
 import { type Pipeline, type RoutedFields, makeEventClasses, runVariant, typeName } from './workload';
+
+/** The runtime's default batchSize: the consumer's slice, and half the host's queue limit. */
+const SLICE = 256;
 
 interface Job {
   readonly event: DecodedEvent;
@@ -74,7 +78,14 @@ function build(handlers: number, decide: boolean): Pipeline {
 
   return {
     deliver: async (page) => {
+      let sliced = 0;
       for (const record of page) {
+        // SubscriptionConsumer.take hands a page over a slice (batchSize, 256) at a time, each
+        // once the queue is below the host's limit (2 x batchSize): decode-ahead stays bounded.
+        if (sliced++ === SLICE) {
+          sliced = 1;
+          await queue.whenBelow(2 * SLICE);
+        }
         const ticket = tracker.track(record.position ?? record.revision);
         // ProcessHost.takeInput, minus rejection reporting (the input has no bad events).
         if (!definition.handlers.has(record.type)) {

@@ -52,6 +52,13 @@ export interface SubscriptionConsumerOptions {
   readonly drain: () => Promise<void>;
   /** Events per page pulled from the subscription. @default 256 */
   readonly batchSize?: number;
+  /**
+   * Most events of one page handed to the lanes before `waitForCapacity` is awaited again,
+   * so a page far bigger than asked for (a store or client delivering 1e5 events at once)
+   * is decoded and queued a slice at a time: memory follows this, not the page.
+   * @default batchSize
+   */
+  readonly sliceSize?: number;
   /** Store the checkpoint after this many events become safe. @default 512 */
   readonly checkpointEvery?: number;
   /** Also store it this often, in ms, when it moved. @default 1000 */
@@ -226,16 +233,27 @@ export class SubscriptionConsumer {
   private async take(batch: SubscriptionBatch, generation: number): Promise<void> {
     if (generation !== this.generation) return;
     const lanes = this.lanes;
-    let events = 0;
-    for (const item of batch.items) {
+    const items = batch.items;
+    const slice = Math.max(1, this.options.sliceSize ?? this.options.batchSize ?? 256);
+    let sliced = 0;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as (typeof items)[number];
       switch (item.kind) {
         case 'event': {
-          events++;
+          this.sinceFlush++;
           this.lastSeen = item.checkpoint;
           for (const lane of lanes) {
             if (lane.handledThrough !== undefined && item.checkpoint <= lane.handledThrough)
               lane.tracker.skip(item.checkpoint);
             else lane.onEvent(item.event, lane.tracker.track(item.checkpoint), this.caughtUpFlag);
+          }
+          // Hand the rest of a big page over only as the work queues make room.
+          if (++sliced >= slice && i < items.length - 1) {
+            sliced = 0;
+            this.failures = 0;
+            await this.options.waitForCapacity();
+            if (generation !== this.generation) return;
+            if (this.sinceFlush >= (this.options.checkpointEvery ?? 512) && !this.flushing) void this.flush();
           }
           break;
         }
@@ -249,7 +267,6 @@ export class SubscriptionConsumer {
           break;
       }
     }
-    this.sinceFlush += events;
     this.failures = 0;
     await this.options.waitForCapacity();
     if (this.sinceFlush >= (this.options.checkpointEvery ?? 512) && !this.flushing) void this.flush();
