@@ -1,4 +1,4 @@
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   InvalidEventError,
   InvalidPositionError,
@@ -9,7 +9,14 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from '../errors';
-import { recordSize, recordSizeOf, SEGMENT_HEADER_SIZE, type RecordFields } from './record-codec';
+import { LinkEvent, LINK_TYPE } from './link-event';
+import {
+  LINK_RECORD_SIZE,
+  recordSize,
+  recordSizeOf,
+  SEGMENT_HEADER_SIZE,
+  type DecodedRecord,
+} from './record-codec';
 import { openSegmentStore, type SegmentStore } from './segment-store';
 import { parseMetadata, SOFT_DELETE_METADATA, undeleteMetadata, type MetadataRules } from './stream-metadata';
 import { AllSubscription, hiddenFromAll, StreamSubscription, type SubscriptionHost } from './subscriptions';
@@ -60,13 +67,9 @@ const DEFAULT_SEGMENT_SIZE = 256 * 1024 * 1024;
  * server bounds it too (by bytes), which makes that idempotency best-effort.
  */
 const ID_CACHE_LIMIT = 100_000;
-const LINK_TYPE = '$>';
-/** UTF-8 byte length of LINK_TYPE. */
-const LINK_TYPE_BYTES = 2;
 const METADATA_TYPE = '$metadata';
 const TOMBSTONE_TYPE = '$streamDeleted';
 const EMPTY = new Uint8Array(0);
-const CORRELATION_KEY = Buffer.from('"$correlationId"', 'utf8');
 const TICKS_PER_MS = 10_000n;
 const TICKS_PER_SECOND = 10_000_000n;
 
@@ -488,17 +491,25 @@ export class EventLog implements SubscriptionHost {
     const link = entry.event!;
     if (link.type !== LINK_TYPE) return entry;
     const unresolved: ResolvedEvent = { link, position: entry.position };
-    // Parse "<revision>@<stream>" from the bytes: digits first, so no string is built for them.
-    const data = link.data;
     let rev = 0;
-    let at = 0;
-    for (; at < data.length; at++) {
-      const c = data[at]!;
-      if (c < 48 || c > 57) break;
-      rev = rev * 10 + (c - 48);
+    let state: StreamState | undefined;
+    if (link instanceof LinkEvent && link.source.type !== LINK_TYPE) {
+      // A projection link's target is its source: no need to build and parse its data.
+      if (link.source.revision === TOMBSTONE_REVISION) return unresolved;
+      rev = Number(link.source.revision);
+      state = this.streams.get(link.source.stream);
+    } else {
+      // Parse "<revision>@<stream>" from the bytes: digits first, so no string is built for them.
+      const data = link.data;
+      let at = 0;
+      for (; at < data.length; at++) {
+        const c = data[at]!;
+        if (c < 48 || c > 57) break;
+        rev = rev * 10 + (c - 48);
+      }
+      if (at === 0 || at >= data.length || data[at] !== 64 /* @ */) return unresolved;
+      state = this.streams.get(asBuffer(data).toString('utf8', at + 1));
     }
-    if (at === 0 || at >= data.length || data[at] !== 64 /* @ */) return unresolved;
-    const state = this.streams.get(asBuffer(data).toString('utf8', at + 1));
     if (!state || state.meta?.softDeleted || this.tombstoneOf(state)) return unresolved;
     const length = this.visibleLength(state);
     if (rev >= length || rev < this.minReadable(state, length)) return unresolved;
@@ -725,45 +736,44 @@ export class EventLog implements SubscriptionHost {
   private placeLinksFor(placed: Placed[], source: StoredEvent, category: boolean, eventType: boolean): void {
     const sourceState = this.streams.get(source.stream)!;
     const ceState = this.byCategory && category ? this.categoryStateOf(sourceState) : undefined;
-    const isTombstone = source.revision === TOMBSTONE_REVISION;
     const etState =
       this.byEventType && eventType && source.stream.charCodeAt(0) !== 36 && source.type !== LINK_TYPE
-        ? this.eventTypeStateOf(isTombstone ? '$deleted' : source.type)
+        ? this.eventTypeStateOf(source.revision === TOMBSTONE_REVISION ? '$deleted' : source.type)
         : undefined;
-    if (ceState === undefined && etState === undefined) return;
-    const created = source.created;
-    const sourcePosition = Number(source.position);
-    const { data, metadata } = linkBodies(source, sourceState, sourcePosition, isTombstone);
-    if (ceState !== undefined) {
-      this.place(
-        placed,
-        ceState,
-        undefined,
-        linkId(),
-        LINK_TYPE,
-        false,
-        data,
-        metadata,
-        created,
-        sourcePosition,
-        LINK_TYPE_BYTES,
-      );
+    if (ceState !== undefined) this.placeLink(placed, ceState, source, sourceState, true);
+    if (etState !== undefined) this.placeLink(placed, etState, source, sourceState, false);
+  }
+
+  /** {@link place} for a projection link: a compact record whose bodies follow from `source`. */
+  private placeLink(
+    placed: Placed[],
+    state: StreamState,
+    source: StoredEvent,
+    sourceState: StreamState,
+    category: boolean,
+  ): void {
+    const layout = this.layout;
+    const link = LinkEvent.create(state.name, BigInt(state.events.length), source, sourceState, category);
+    const size = LINK_RECORD_SIZE;
+    if (layout.segmentOffset > SEGMENT_HEADER_SIZE && layout.segmentOffset + size > this.segmentSize) {
+      layout.segmentIndex++;
+      layout.segmentBase += layout.segmentOffset;
+      layout.segmentOffset = SEGMENT_HEADER_SIZE;
     }
-    if (etState !== undefined) {
-      this.place(
-        placed,
-        etState,
-        undefined,
-        linkId(),
-        LINK_TYPE,
-        false,
-        data,
-        metadata,
-        created,
-        sourcePosition,
-        LINK_TYPE_BYTES,
-      );
-    }
+    const offset = layout.segmentOffset;
+    const position = BigInt(layout.segmentBase + offset);
+    link.position = position;
+    layout.segmentOffset += size;
+    const p: Placed = {
+      entry: { event: link, position },
+      size,
+      segmentIndex: layout.segmentIndex,
+      segmentBase: layout.segmentBase,
+      offset,
+      sourcePosition: Number(source.position),
+    };
+    placed.push(p);
+    this.index(p.entry, state, false);
   }
 
   /** The `$ce-` stream of a stream's category (cached on the stream), or undefined without one. */
@@ -877,8 +887,32 @@ export class EventLog implements SubscriptionHost {
 
   // ---- recovery ----
 
-  private recover(record: RecordFields & { readonly sourcePosition: number }, position: number): void {
+  /** Indexes a record found on open; false when it is a link whose source is not in the log. */
+  private recover(record: DecodedRecord, position: number): boolean {
     const pos = BigInt(position);
+    if (record.kind === 'link') {
+      const at = this.indexOfFirstAtOrAfter(BigInt(record.sourcePosition), this.entries.length);
+      const source = this.entries[at];
+      if (source === undefined || source.position !== BigInt(record.sourcePosition)) return false;
+      const sourceEvent = source.event!;
+      const sourceState = this.streams.get(sourceEvent.stream)!;
+      const state = record.category
+        ? this.categoryStateOf(sourceState)
+        : this.eventTypeStateOf(sourceEvent.revision === TOMBSTONE_REVISION ? '$deleted' : sourceEvent.type);
+      if (state === undefined) return false;
+      const link = new LinkEvent(
+        state.name,
+        record.revision,
+        sourceEvent,
+        sourceState,
+        record.idBytes,
+        record.idOffset,
+        record.category,
+      );
+      link.position = pos;
+      this.index({ event: link, position: pos }, state, false);
+      return true;
+    }
     const event: StoredEvent = {
       id: record.id,
       stream: record.stream,
@@ -891,6 +925,7 @@ export class EventLog implements SubscriptionHost {
       created: record.created,
     };
     this.index({ event, position: pos }, this.stateFor(record.stream), record.sourcePosition < 0);
+    return true;
   }
 
   /**
@@ -992,7 +1027,8 @@ export class EventLog implements SubscriptionHost {
 
   private endPosition(count: number): bigint {
     const last = this.entries[count - 1]!;
-    return last.position + BigInt(recordSize(last.event!));
+    const event = last.event!;
+    return last.position + BigInt(event instanceof LinkEvent ? LINK_RECORD_SIZE : recordSize(event));
   }
 
   private indexOfFirstAfter(position: bigint): number {
@@ -1030,118 +1066,4 @@ function clampRevision(revision: bigint): number {
 
 function describeExpected(expected: ExpectedRevision): string | bigint {
   return expected;
-}
-
-/**
- * A link's data (`"<rev>@<stream>"`; a link to a link reuses its data) and metadata, as
- * the projections write them: checkpoint tag, `$o`, `$causedBy`, `$correlationId`. Both
- * are encoded with one `Buffer.from` and share its bytes (the `$ce-` and `$et-` links of
- * one source share both).
- */
-function linkBodies(
-  source: StoredEvent,
-  sourceState: StreamState,
-  sourcePosition: number,
-  isTombstone: boolean,
-): { data: Uint8Array; metadata: Uint8Array } {
-  const position = String(sourcePosition);
-  const owner = (sourceState.nameJson ??= JSON.stringify(source.stream));
-  let metadata = `{"$v":"1:-1:1:1","$c":${position},"$p":${position},"$o":${owner},"$causedBy":${JSON.stringify(source.id)}`;
-  const correlation = correlationIdOf(source.metadata);
-  if (correlation !== undefined) metadata += `,"$correlationId":${correlation}`;
-  metadata += isTombstone ? ',"$deleted":-1}' : '}';
-  if (source.type === LINK_TYPE) return { data: source.data, metadata: Buffer.from(metadata, 'utf8') };
-  const revision = source.revision.toString();
-  // The revision digits and '@' are ASCII, so the data's byte length needs no scan.
-  const dataBytes = revision.length + 1 + sourceState.nameBytes;
-  const bytes = Buffer.from(`${revision}@${source.stream}${metadata}`, 'utf8');
-  return { data: bytes.subarray(0, dataBytes), metadata: bytes.subarray(dataBytes) };
-}
-
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-const linkIdRandom = Buffer.alloc(16 * 256);
-let linkIdRandomAt = linkIdRandom.length;
-const linkIdText = Buffer.alloc(36);
-
-/**
- * A random (version 4) UUID for a link record, like `randomUUID()` but built as one flat
- * string: `randomUUID()` concatenates ~20 pieces, and every link keeps its id, so the
- * cons strings cost memory and GC time on the append path.
- */
-function linkId(): string {
-  if (linkIdRandomAt === linkIdRandom.length) {
-    randomFillSync(linkIdRandom);
-    linkIdRandomAt = 0;
-  }
-  const bytes = linkIdRandom;
-  const o = linkIdRandomAt;
-  linkIdRandomAt += 16;
-  bytes[o + 6] = (bytes[o + 6]! & 0x0f) | 0x40;
-  bytes[o + 8] = (bytes[o + 8]! & 0x3f) | 0x80;
-  const text = linkIdText;
-  let p = 0;
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) text[p++] = 45; /* - */
-    const b = bytes[o + i]!;
-    text[p++] = HEX_DIGITS[b >> 4]!;
-    text[p++] = HEX_DIGITS[b & 15]!;
-  }
-  return text.toString('latin1', 0, 36);
-}
-
-const CORRELATION_PATTERN = /"\$correlationId"\s*:\s*("(?:[^"\\]|\\.)*")/;
-
-/** The JSON text of `$correlationId` in event metadata, if the metadata is JSON and has one. */
-function correlationIdOf(metadata: Uint8Array): string | undefined {
-  if (metadata.byteLength < CORRELATION_KEY.length) return undefined;
-  const buf = asBuffer(metadata);
-  const key = buf.indexOf(CORRELATION_KEY);
-  if (key < 0) return undefined;
-  // The common case, a string id, is copied as JSON text without decoding the metadata.
-  const plain = plainCorrelationString(buf, key + CORRELATION_KEY.length);
-  if (plain !== undefined) return plain;
-  const text = buf.toString('utf8');
-  const match = CORRELATION_PATTERN.exec(text);
-  if (match) return match[1];
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const value = (parsed as Record<string, unknown>).$correlationId;
-    return value === undefined ? undefined : JSON.stringify(value);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * What {@link CORRELATION_PATTERN} captures, read from the bytes after the first occurrence
- * of the key (no match of the pattern can start earlier). Undefined whenever the bytes
- * leave the plain case (non-ASCII whitespace, a backslash before a line break or a
- * non-ASCII character, no closing quote, a value that is not a string), and the caller
- * then runs the pattern itself, so the result is always the pattern's.
- */
-function plainCorrelationString(buf: Buffer, from: number): string | undefined {
-  const end = buf.length;
-  let p = from;
-  while (p < end && isAsciiSpace(buf[p]!)) p++;
-  if (p >= end || buf[p] !== 58 /* : */) return undefined;
-  p++;
-  while (p < end && isAsciiSpace(buf[p]!)) p++;
-  if (p >= end || buf[p] !== 34 /* " */) return undefined;
-  const start = p++;
-  while (p < end) {
-    const c = buf[p]!;
-    if (c === 34) return buf.toString('utf8', start, p + 1);
-    if (c === 92 /* backslash */) {
-      const next = buf[p + 1];
-      if (next === undefined || next === 10 || next === 13 || next >= 0x80) return undefined;
-      p += 2;
-    } else p++;
-  }
-  return undefined;
-}
-
-/** The ASCII characters `\s` matches: tab, line feed, vertical tab, form feed, carriage return, space. */
-function isAsciiSpace(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13);
 }

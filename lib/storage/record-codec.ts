@@ -10,6 +10,12 @@
  * i64 created (ticks), i64 source position (the event a projection link was written for,
  * -1 otherwise), five u32 lengths (id, stream, type, data, metadata), then those bytes.
  *
+ * A projection link (format 2) stores only what its source does not imply: u8 format,
+ * u8 flags (bit 1: a `$ce-` link, else `$et-`), u16 reserved, i64 revision, i64 source
+ * position, then the link's 16-byte id. Its stream, data and metadata are rebuilt from the
+ * source event on open (link-event.ts). Format-1 links written by earlier versions (with
+ * full data and metadata) are still read as they are.
+ *
  * A record's log position is its segment's base position plus the record's byte offset
  * in the file, so positions are sparse, increasing, and recomputed identically on open.
  */
@@ -24,6 +30,10 @@ export const SEGMENT_VERSION = 1;
 export const FRAME_HEADER_SIZE = 8;
 const PAYLOAD_FIXED_SIZE = 4 + 8 + 8 + 8 + 4 * 5;
 const RECORD_FORMAT = 1;
+const LINK_RECORD_FORMAT = 2;
+const LINK_PAYLOAD_SIZE = 4 + 8 + 8 + 16;
+/** Framed size of every link record. */
+export const LINK_RECORD_SIZE = FRAME_HEADER_SIZE + LINK_PAYLOAD_SIZE;
 /** Largest payload accepted when scanning; anything larger is treated as corruption. */
 export const MAX_PAYLOAD_SIZE = 64 * 1024 * 1024;
 
@@ -102,17 +112,73 @@ export function encodeRecord(
   return p;
 }
 
-/** A decoded record plus the projection bookkeeping kept only on disk. */
-export interface DecodedRecord extends RecordFields {
+/**
+ * Writes a framed link record (format 2) at `offset` of `target`; returns the end offset.
+ * `idBytes` holds the link's 16-byte id at `idOffset`.
+ */
+export function encodeLinkRecord(
+  target: Buffer,
+  offset: number,
+  revision: bigint,
+  sourcePosition: number,
+  category: boolean,
+  idBytes: Uint8Array,
+  idOffset: number,
+  crc32: (data: Uint8Array) => number,
+): number {
+  const p = offset + FRAME_HEADER_SIZE;
+  target[p] = LINK_RECORD_FORMAT;
+  target[p + 1] = category ? 2 : 0;
+  target[p + 2] = 0;
+  target[p + 3] = 0;
+  target.writeBigInt64LE(revision, p + 4);
+  // Source positions are below 2^53: two u32 halves avoid a BigInt per link.
+  target.writeUInt32LE(sourcePosition >>> 0, p + 12);
+  target.writeUInt32LE(Math.floor(sourcePosition / 0x100000000), p + 16);
+  target.set(idBytes.subarray(idOffset, idOffset + 16), p + 20);
+  const end = p + LINK_PAYLOAD_SIZE;
+  target.writeUInt32LE(LINK_PAYLOAD_SIZE, offset);
+  target.writeUInt32LE(crc32(target.subarray(p, end)), offset + 4);
+  return end;
+}
+
+/** A decoded event record (format 1) plus the projection bookkeeping kept only on disk. */
+export interface DecodedEventRecord extends RecordFields {
+  readonly kind: 'event';
   readonly sourcePosition: number;
 }
 
+/** A decoded link record (format 2): its source and stream are found from `sourcePosition`. */
+export interface DecodedLinkRecord {
+  readonly kind: 'link';
+  readonly revision: bigint;
+  readonly sourcePosition: number;
+  /** True for a `$ce-` link, false for a `$et-` link. */
+  readonly category: boolean;
+  /** Holds the link's 16-byte id at `idOffset` (a view of the segment, not a copy). */
+  readonly idBytes: Buffer;
+  readonly idOffset: number;
+}
+
+/** A record as read back from a segment. */
+export type DecodedRecord = DecodedEventRecord | DecodedLinkRecord;
+
 /**
- * Decodes the payload at `[start, end)` of `source`. `data` and `metadata` are views into
- * `source` (no copy), so the segment buffer stays alive as long as the events do.
+ * Decodes the payload at `[start, end)` of `source`. `data`, `metadata` and a link's id are
+ * views into `source` (no copy), so the segment buffer stays alive as long as the events do.
  * Returns undefined when the payload is malformed.
  */
 export function decodePayload(source: Buffer, start: number, end: number): DecodedRecord | undefined {
+  if (source[start] === LINK_RECORD_FORMAT && end - start === LINK_PAYLOAD_SIZE) {
+    return {
+      kind: 'link',
+      revision: source.readBigInt64LE(start + 4),
+      sourcePosition: source.readUInt32LE(start + 12) + source.readUInt32LE(start + 16) * 0x100000000,
+      category: (source[start + 1]! & 2) === 2,
+      idBytes: source,
+      idOffset: start + 20,
+    };
+  }
   if (end - start < PAYLOAD_FIXED_SIZE || source[start] !== RECORD_FORMAT) return undefined;
   const flags = source[start + 1] ?? 0;
   const revision = source.readBigInt64LE(start + 4);
@@ -134,7 +200,18 @@ export function decodePayload(source: Buffer, start: number, end: number): Decod
   const data = source.subarray(p, p + dataLen);
   p += dataLen;
   const metadata = source.subarray(p, p + metaLen);
-  return { id, stream, type, isJson: (flags & 1) === 1, revision, created, data, metadata, sourcePosition };
+  return {
+    kind: 'event',
+    id,
+    stream,
+    type,
+    isJson: (flags & 1) === 1,
+    revision,
+    created,
+    data,
+    metadata,
+    sourcePosition,
+  };
 }
 
 /** Encodes a segment header for a file whose first byte sits at log position `base`. */

@@ -3,9 +3,11 @@ import { crc32 } from 'node:zlib';
 import {
   decodePayload,
   decodeSegmentHeader,
+  encodeLinkRecord,
   encodeRecord,
   encodeSegmentHeader,
   FRAME_HEADER_SIZE,
+  LINK_RECORD_SIZE,
   recordSize,
   type RecordFields,
 } from '../../lib/storage/record-codec';
@@ -28,8 +30,10 @@ describe('record codec', () => {
       const end = encodeRecord(buffer, 0, fields, 1234, crc32);
       expect(end).to.equal(buffer.length);
       const decoded = decodePayload(buffer, FRAME_HEADER_SIZE, end)!;
+      if (decoded.kind !== 'event') expect.fail(`decoded a ${decoded.kind} record`);
       expect({ ...decoded, data: [...decoded.data], metadata: [...decoded.metadata] }).to.deep.equal({
         ...fields,
+        kind: 'event',
         data: [...fields.data],
         metadata: [...fields.metadata],
         sourcePosition: 1234,
@@ -41,6 +45,30 @@ describe('record codec', () => {
       const buffer = Buffer.alloc(recordSize(fields));
       const end = encodeRecord(buffer, 0, fields, -1, crc32);
       expect(decodePayload(buffer, FRAME_HEADER_SIZE, end - 1)).to.equal(undefined);
+    });
+  });
+
+  describe('when a link record is encoded', () => {
+    it('decodes to its revision, source position, projection and id, in LINK_RECORD_SIZE bytes', () => {
+      const id = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+      const ids = Buffer.concat([Buffer.alloc(5), id]);
+      const buffer = Buffer.alloc(LINK_RECORD_SIZE + 3);
+      const end = encodeLinkRecord(buffer, 3, 41n, 2 ** 40 + 17, true, ids, 5, crc32);
+      expect(end).to.equal(buffer.length);
+      const decoded = decodePayload(buffer, 3 + FRAME_HEADER_SIZE, end)!;
+      if (decoded.kind !== 'link') expect.fail(`decoded a ${decoded.kind} record`);
+      expect(decoded.revision).to.equal(41n);
+      expect(decoded.sourcePosition).to.equal(2 ** 40 + 17);
+      expect(decoded.category).to.equal(true);
+      expect(decoded.idBytes.subarray(decoded.idOffset, decoded.idOffset + 16)).to.deep.equal(id);
+      expect(buffer.readUInt32LE(7)).to.equal(crc32(buffer.subarray(3 + FRAME_HEADER_SIZE, end)));
+    });
+
+    it('tells `$et-` links from `$ce-` links', () => {
+      const buffer = Buffer.alloc(LINK_RECORD_SIZE);
+      encodeLinkRecord(buffer, 0, 0n, 0, false, Buffer.alloc(16), 0, crc32);
+      const decoded = decodePayload(buffer, FRAME_HEADER_SIZE, LINK_RECORD_SIZE)!;
+      expect(decoded.kind === 'link' && decoded.category).to.equal(false);
     });
   });
 

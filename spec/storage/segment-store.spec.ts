@@ -68,6 +68,36 @@ describe('EventLog (directory mode)', () => {
       expect(notices).to.deep.equal([]);
     });
 
+    it('reads back every link with the same id, data, metadata and creation time', async () => {
+      const first = await open();
+      await first.append('order-1', 'no_stream', [
+        { ...events(1, 'OrderPlaced')[0]!, metadata: Buffer.from('{"$correlationId":"c-1"}') },
+      ]);
+      await first.append('order-2', 'any', events(2, 'OrderPaid'));
+      await first.tombstoneStream('order-1', 'any');
+      const links = (log: EventLog): unknown[] =>
+        ['$ce-order', '$et-OrderPaid', '$et-$deleted'].flatMap((stream) =>
+          log.readStream(stream).map(({ event }) => ({
+            id: event!.id,
+            stream: event!.stream,
+            revision: event!.revision,
+            position: event!.position,
+            type: event!.type,
+            isJson: event!.isJson,
+            data: Buffer.from(event!.data).toString('utf8'),
+            metadata: Buffer.from(event!.metadata).toString('utf8'),
+            created: event!.created,
+          })),
+        );
+      const before = links(first);
+      expect(before).to.have.length(7);
+      expect(new Set(before.map((l) => (l as { id: string }).id)).size).to.equal(7);
+      await first.close();
+
+      const second = await open();
+      expect(links(second)).to.deep.equal(before);
+    });
+
     it('rolls segment files at segmentSize and reads them all back', async () => {
       const first = await open({ segmentSize: 4096 });
       for (let i = 0; i < 10; i++) await first.append(`s-${i}`, 'any', events(5));
