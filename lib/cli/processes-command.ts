@@ -1,8 +1,9 @@
 /**
- * `sagastream processes`: operator commands on process-manager instances, reading and
- * writing the store like a worker does. `list` and `show` summarise instances from their
- * streams; `release` and `skip` lift a quarantine by appending the `sagastream.ProcessReleased`
- * the engine builds, which running workers pick up from `$ce-<process>`.
+ * `sagastream processes`: operator commands on process-manager instances, step-workflow
+ * runs and action-saga runs (all three write the same process stream vocabulary), reading
+ * and writing the store like a worker does. `list` and `show` summarise them from their
+ * streams; `release` and `skip` lift a quarantine by appending `sagastream.ProcessReleased`
+ * (the one the engine builds, for a process instance), which running workers pick up.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { ProcessNotFoundError, WrongExpectedVersionError } from '../errors';
@@ -11,6 +12,9 @@ import { ProcessEventTypes } from '../process/process-events';
 import type { ProcessState } from '../process/process-state';
 import type { EventStore, StoredEventRecord } from '../store/event-store';
 import { EventStoreDbEventStore } from '../store/eventstoredb/eventstoredb-event-store';
+import { releaseRun } from '../workflow/run-release';
+import { type RunState, replayRun, runKindOf } from '../workflow/run-state';
+import { StepEventTypes } from '../workflow/step-events';
 import type { CommandIo } from './eventstore-command';
 
 /** Where `--connection` points when neither it nor `EVENTSTORE_CONNECTION_STRING` is set. */
@@ -30,13 +34,21 @@ export const LISTED_STATUSES = [
 /** One of {@link LISTED_STATUSES}. */
 export type ListedStatus = (typeof LISTED_STATUSES)[number];
 
-/** What `processes list` shows of an instance. */
+/** Which authoring style wrote an instance's stream. */
+export type InstanceKind = 'process' | 'workflow' | 'saga';
+
+/** What `processes list` shows of an instance (a process instance, a workflow run or a saga run). */
 export interface InstanceSummary {
+  /** The process id, run id or saga id. */
   readonly processId: string;
+  readonly kind: InstanceKind;
+  /** A workflow or saga run that failed and is compensating is `compensating`. */
   readonly status: ListedStatus;
-  /** `Type stream@revision` of the last input recorded (handled or ignored). */
+  /** `Type stream@revision` of the last input recorded (handled or ignored); for a run, its trigger. */
   readonly lastInput: string;
-  /** The quarantine error, the failed compensation's error, or the failure reason. */
+  /** What happened last: the last input of a process instance, the last step of a run. */
+  readonly lastStep: string;
+  /** The quarantine error, the failed compensation's error, the failed step's error, or the failure reason. */
   readonly error: string;
 }
 
@@ -83,12 +95,17 @@ export function registerProcessesCommand(
 
   const processes = program
     .command('processes')
-    .description('Inspect process-manager instances; release or skip quarantined ones.');
+    .description(
+      'Inspect process-manager instances, workflow runs and saga runs; release or skip quarantined ones.',
+    );
 
   processes
     .command('list')
-    .description('List the instances of a process (reads $ce-<processName>).')
-    .argument('<processName>', 'the process name (stream category), e.g. orderFulfillment')
+    .description('List the instances of a process, workflow or saga (reads $ce-<name>).')
+    .argument(
+      '<processName>',
+      'the process name, workflow id or saga name (stream category), e.g. orderFulfillment',
+    )
     .option('--status <status>', `only instances with this status: ${LISTED_STATUSES.join('|')}`, parseStatus)
     .option('--connection <connection>', connectionHelp)
     .action(async (processName: string, opts: { status?: ListedStatus; connection?: string }) => {
@@ -101,8 +118,8 @@ export function registerProcessesCommand(
           return;
         }
         for (const line of table(
-          ['PROCESS ID', 'STATUS', 'LAST INPUT', 'ERROR'],
-          rows.map((r) => [r.processId, r.status, r.lastInput, r.error]),
+          ['ID', 'KIND', 'STATUS', 'LAST STEP', 'ERROR'],
+          rows.map((r) => [r.processId, r.kind, r.status, r.lastStep, r.error]),
         ))
           io.out(line);
       });
@@ -110,14 +127,21 @@ export function registerProcessesCommand(
 
   processes
     .command('show')
-    .description("Summarise one instance's stream: status, commands, compensations, timers, quarantine.")
-    .argument('<processName>', 'the process name')
-    .argument('<processId>', 'the instance id')
+    .description(
+      "Summarise one instance's stream: status, commands or steps, compensations, timers, quarantine.",
+    )
+    .argument('<processName>', 'the process name, workflow id or saga name')
+    .argument('<processId>', 'the instance, run or saga id')
     .option('--connection <connection>', connectionHelp)
     .action(async (processName: string, processId: string, opts: { connection?: string }) => {
       await withStore(opts.connection, async (store) => {
-        const { state, events } = await loadInstance(store, processName, processId);
-        for (const line of describeInstance(state, events)) io.out(line);
+        const events = await readInstance(store, processName, processId);
+        const kind = runKindOf(processName, events);
+        const lines =
+          kind === undefined
+            ? describeInstance(ProcessEngine.inspector(processName).replay(processId, events), events)
+            : describeRun(kind, replayRun(processName, processId, events), events);
+        for (const line of lines) io.out(line);
       });
     });
 
@@ -132,8 +156,8 @@ export function registerProcessesCommand(
           ? 'Lift a quarantine, marking the input that caused it handled without running it.'
           : 'Lift a quarantine; workers run the input that caused it again, then the held ones.',
       )
-      .argument('<processName>', 'the process name')
-      .argument('<processId>', 'the instance id')
+      .argument('<processName>', 'the process name, workflow id or saga name')
+      .argument('<processId>', 'the instance, run or saga id')
       .option('--connection <connection>', connectionHelp)
       .action(async (processName: string, processId: string, opts: { connection?: string }) => {
         await withStore(opts.connection, async (store) => {
@@ -155,7 +179,12 @@ export async function listInstances(store: EventStore, processName: string): Pro
     events.push(record);
     byInstance.set(processId, events);
   }
-  return [...byInstance].map(([processId, events]) => summarise(engine.replay(processId, events), events));
+  return [...byInstance].map(([processId, events]) => {
+    const kind = runKindOf(processName, events);
+    return kind === undefined
+      ? summarise(engine.replay(processId, events), events)
+      : summariseRun(kind, replayRun(processName, processId, events), events);
+  });
 }
 
 /** Appends the release (or skip) of a quarantined instance; returns what was done, for the operator. */
@@ -165,6 +194,9 @@ export async function releaseInstance(
   processId: string,
   skip: boolean,
 ): Promise<string> {
+  if (runKindOf(processName, await readInstance(store, processName, processId)) !== undefined) {
+    return (await releaseRun(store, processName, processId, skip)).detail;
+  }
   for (let attempt = 1; ; attempt++) {
     const { engine, state } = await loadInstance(store, processName, processId);
     const decision = engine.release(state, { skip });
@@ -188,9 +220,18 @@ async function loadInstance(
   processId: string,
 ): Promise<{ engine: ProcessEngine; state: ProcessState; events: StoredEventRecord[] }> {
   const engine = ProcessEngine.inspector(processName);
-  const events = await store.readStream(engine.streamFor(processId));
-  if (events.length === 0) throw new ProcessNotFoundError(processName, processId);
+  const events = await readInstance(store, processName, processId);
   return { engine, state: engine.replay(processId, events), events };
+}
+
+async function readInstance(
+  store: EventStore,
+  processName: string,
+  processId: string,
+): Promise<StoredEventRecord[]> {
+  const events = await store.readStream(ProcessEngine.inspector(processName).streamFor(processId));
+  if (events.length === 0) throw new ProcessNotFoundError(processName, processId);
+  return events;
 }
 
 function summarise(state: ProcessState, events: readonly StoredEventRecord[]): InstanceSummary {
@@ -213,10 +254,159 @@ function summarise(state: ProcessState, events: readonly StoredEventRecord[]): I
     '-';
   return {
     processId: state.processId,
+    kind: 'process',
     status: state.quarantine ? 'quarantined' : state.status,
     lastInput,
+    lastStep: lastInput,
     error,
   };
+}
+
+const S = StepEventTypes;
+const P = ProcessEventTypes;
+
+/** The summary of a workflow or saga run. */
+function summariseRun(
+  kind: 'workflow' | 'saga',
+  state: RunState,
+  events: readonly StoredEventRecord[],
+): InstanceSummary {
+  const trigger = state.trigger;
+  const failedCompensation = compensationFailures(events)[0];
+  const failedStep = [...state.failedSteps][0];
+  const error =
+    state.quarantine?.error.message ??
+    (failedCompensation
+      ? `compensation ${failedCompensation.step}: ${failedCompensation.message}`
+      : undefined) ??
+    (failedStep ? `${failedStep[0]}: ${failedStep[1].error.message}` : undefined) ??
+    state.failureReason ??
+    '-';
+  return {
+    processId: state.runId,
+    kind,
+    status: state.quarantine ? 'quarantined' : state.status === 'failed' ? 'compensating' : state.status,
+    lastInput:
+      trigger === undefined || kind === 'saga'
+        ? '-'
+        : `${trigger.type} ${trigger.stream}@${trigger.revision}`,
+    lastStep: lastStepOf(events),
+    error,
+  };
+}
+
+/** The last step-level event of a run, in words: `reserve completed`, `ship attempt 2 failed`... */
+function lastStepOf(events: readonly StoredEventRecord[]): string {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const event = events[i] as StoredEventRecord;
+    const data = event.data as {
+      step?: string;
+      key?: string;
+      attempt?: number;
+      event?: string;
+      dueAt?: string;
+    };
+    switch (event.type) {
+      case S.StepCompleted:
+        return `${data.step} completed`;
+      case S.StepAttemptFailed:
+        return `${data.step} attempt ${data.attempt} failed`;
+      case S.StepFailed:
+        return `${data.step} failed`;
+      case S.EventAwaited:
+        return `${data.step} waiting for ${data.event}`;
+      case P.TimeoutScheduled:
+        return `${data.key} sleeping until ${data.dueAt}`;
+      case P.TimeoutFired:
+        return `${data.key} woke`;
+      case P.CompensationScheduled:
+        return `compensate:${data.step} scheduled`;
+      case P.CompensationCompleted:
+        return `compensate:${data.step} completed`;
+      case P.CompensationFailed:
+        return `compensate:${data.step} failed`;
+      default:
+        break;
+    }
+  }
+  return '-';
+}
+
+function compensationFailures(events: readonly StoredEventRecord[]): { step: string; message: string }[] {
+  return events
+    .filter((e) => e.type === P.CompensationFailed)
+    .map((e) => {
+      const data = e.data as { step: string; error?: { message?: string } };
+      return { step: data.step, message: data.error?.message ?? '?' };
+    });
+}
+
+/** `show` for a workflow or saga run: its steps in record order, then its compensations. */
+function describeRun(
+  kind: 'workflow' | 'saga',
+  state: RunState,
+  events: readonly StoredEventRecord[],
+): string[] {
+  const summary = summariseRun(kind, state, events);
+  const started = events.find((e) => e.type === P.ProcessStarted)?.data as
+    { definitionVersion?: number } | undefined;
+  const lines = [
+    `stream:      ${state.stream} (revision ${String(state.revision)}, ${events.length} events)`,
+    `kind:        ${kind}`,
+    `status:      ${summary.status === 'quarantined' ? `quarantined (${state.status} underneath)` : summary.status}${
+      started?.definitionVersion === undefined ? '' : ` (definition version ${started.definitionVersion})`
+    }`,
+    kind === 'saga'
+      ? `input:       ${JSON.stringify((state.trigger?.data as { input?: unknown } | undefined)?.input ?? null)}`
+      : `trigger:     ${summary.lastInput}`,
+  ];
+  if (state.quarantine) {
+    const q = state.quarantine;
+    lines.push(
+      `quarantined: ${q.error.name ? `${q.error.name}: ` : ''}${q.error.message}${q.error.code ? ` [${q.error.code}]` : ''}`,
+      `             fix the code, then: sagastream processes release ${state.workflowId} ${state.runId}`,
+    );
+  }
+  if (state.failureReason !== undefined) lines.push(`failure:     ${state.failureReason}`);
+  lines.push(`steps:       ${state.steps.length} recorded (in the order the code reached them)`);
+  for (const step of state.steps) {
+    const attempts = state.attempts.get(step)?.count ?? 0;
+    const tried = attempts > 0 ? ` after ${attempts} failed attempt${attempts === 1 ? '' : 's'}` : '';
+    const result = state.results.get(step);
+    const failed = state.failedSteps.get(step);
+    const awaited = state.awaited.get(step);
+    const timer = state.timers.get(step);
+    let status: string;
+    if (failed)
+      status = `failed after ${failed.attempts} attempt${failed.attempts === 1 ? '' : 's'}: ${failed.error.message}`;
+    else if (result) status = `completed${tried}  ${preview(result.result)}`;
+    else if (awaited && state.fired.has(step)) status = `timed out waiting for ${awaited.event}`;
+    else if (awaited)
+      status = `waiting for ${awaited.event}${awaited.dueAt === undefined ? '' : ` until ${new Date(awaited.dueAt).toISOString()}`}`;
+    else if (timer !== undefined && state.fired.has(step)) status = 'slept';
+    else if (timer !== undefined) status = `sleeping until ${new Date(timer).toISOString()}`;
+    else status = `running${tried}`;
+    lines.push(`  ${step}  ${status}`);
+  }
+  const failures = new Map(compensationFailures(events).map((f) => [f.step, f.message]));
+  lines.push(`compensations: ${state.registered.length} registered (run newest first)`);
+  for (const step of [...state.registered].reverse()) {
+    const status = state.compensationsCompleted.has(step)
+      ? 'completed'
+      : failures.has(step)
+        ? `failed: ${failures.get(step)}`
+        : state.compensationsScheduled.has(step)
+          ? 'running'
+          : 'registered';
+    lines.push(`  compensate:${step}  ${status}`);
+  }
+  return lines;
+}
+
+/** A JSON result cut to one short line. */
+function preview(value: unknown): string {
+  const text = value === undefined ? '(no result)' : JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function describeInstance(state: ProcessState, events: readonly StoredEventRecord[]): string[] {

@@ -200,3 +200,21 @@ export function applyRunEvent(
       break;
   }
 }
+
+/**
+ * Which style wrote a run's stream: `saga` when its trigger is the saga's recorded input
+ * (`<name>.input`), `workflow` for any other recorded trigger, undefined when no trigger is
+ * recorded (a process-manager instance, whose inputs carry no `trigger` flag).
+ */
+export function runKindOf(
+  name: string,
+  records: readonly Pick<StoredEventRecord, 'type' | 'data'>[],
+): 'workflow' | 'saga' | undefined {
+  for (const record of records) {
+    const data = record.data as { trigger?: unknown; type?: unknown } | null;
+    if (record.type === P.InputRecorded && data?.trigger === true) {
+      return data.type === `${name}.input` ? 'saga' : 'workflow';
+    }
+  }
+  return undefined;
+}
