@@ -9,6 +9,7 @@ import {
   toPlain,
   withCorrelation,
 } from '../messages';
+import { HandledInputs } from './handled-inputs';
 import { deterministicId } from './ids';
 import { type CommandFailure, type ProcessContext, type TimeoutFired } from './process-context';
 import { type EventHandlerSpec, PROCESS_DEFAULTS, type ProcessDefinition } from './process-definition';
@@ -583,16 +584,18 @@ export function failureInfo(error: unknown): FailureInfo {
   return { message: String(error) };
 }
 
+const OWN_COMMANDS = 1;
+const OWN_TIMERS = 2;
+const OWN_KEYS = 4;
+const OWN_ALL = OWN_COMMANDS | OWN_TIMERS | OWN_KEYS;
+
 // The mutable working copy of a state while replaying or deciding; never escapes.
 class Draft<S extends object> {
   revision: bigint | undefined = undefined;
   status: ProcessStatus = 'new';
   definitionVersion: number | undefined = undefined;
-  handled: Set<string>;
-  commands: Map<string, ScheduledCommand>;
+  handled: HandledInputs;
   compensations: CompensationStep[] = [];
-  timers: Map<string, PendingTimer>;
-  keys: Set<string>;
   failure: string | undefined = undefined;
   quarantine: { eventId: string; error: FailureInfo } | undefined = undefined;
   eventsSinceSnapshot = 0;
@@ -602,6 +605,12 @@ class Draft<S extends object> {
   // then is it deep-copied, so inputs that run no user code copy nothing.
   #data: S;
   #shared: boolean;
+  // Copy on write as well: most inputs change one of these collections or none, so a draft
+  // reads its input state's until it writes (see the `writable*` methods).
+  #commands: ReadonlyMap<string, ScheduledCommand>;
+  #timers: ReadonlyMap<string, PendingTimer>;
+  #keys: ReadonlySet<string>;
+  #owned = 0;
 
   constructor(
     readonly definition: ProcessDefinition<S>,
@@ -613,20 +622,25 @@ class Draft<S extends object> {
     this.#shared = from !== undefined;
     this.stream = `${definition.name}-${processId}`;
     if (from === undefined) {
-      this.handled = new Set();
-      this.commands = new Map();
-      this.timers = new Map();
-      this.keys = new Set();
+      this.handled = HandledInputs.empty();
+      this.#commands = new Map();
+      this.#timers = new Map();
+      this.#keys = new Set();
+      this.#owned = OWN_ALL;
       return;
     }
     this.revision = from.revision;
     this.status = from.status;
     this.definitionVersion = from.definitionVersion;
-    this.handled = new Set(from.handled);
-    this.commands = new Map(from.commands);
-    this.compensations = [...from.compensations];
-    this.timers = new Map(from.timers);
-    this.keys = new Set(from.keys);
+    this.handled =
+      from.handled instanceof HandledInputs
+        ? from.handled
+        : HandledInputs.of(from.handled, definition.handledInputsKept);
+    this.#commands = from.commands;
+    // Steps are replaced, never changed in place (updateStep), so sharing the array is safe.
+    this.compensations = from.compensations as CompensationStep[];
+    this.#timers = from.timers;
+    this.#keys = from.keys;
     this.failure = from.failure;
     this.quarantine = from.quarantine;
     this.eventsSinceSnapshot = from.eventsSinceSnapshot;
@@ -644,6 +658,42 @@ class Draft<S extends object> {
   set data(value: S) {
     this.#data = value;
     this.#shared = false;
+  }
+
+  get commands(): ReadonlyMap<string, ScheduledCommand> {
+    return this.#commands;
+  }
+
+  get timers(): ReadonlyMap<string, PendingTimer> {
+    return this.#timers;
+  }
+
+  get keys(): ReadonlySet<string> {
+    return this.#keys;
+  }
+
+  writableCommands(): Map<string, ScheduledCommand> {
+    if ((this.#owned & OWN_COMMANDS) === 0) {
+      this.#commands = new Map(this.#commands);
+      this.#owned |= OWN_COMMANDS;
+    }
+    return this.#commands as Map<string, ScheduledCommand>;
+  }
+
+  writableTimers(): Map<string, PendingTimer> {
+    if ((this.#owned & OWN_TIMERS) === 0) {
+      this.#timers = new Map(this.#timers);
+      this.#owned |= OWN_TIMERS;
+    }
+    return this.#timers as Map<string, PendingTimer>;
+  }
+
+  writableKeys(): Set<string> {
+    if ((this.#owned & OWN_KEYS) === 0) {
+      this.#keys = new Set(this.#keys);
+      this.#owned |= OWN_KEYS;
+    }
+    return this.#keys as Set<string>;
   }
 
   static from<S extends object>(definition: ProcessDefinition<S>, state: ProcessState<S>): Draft<S> {
@@ -666,11 +716,12 @@ class Draft<S extends object> {
     this.data = fromPlain(this.definition.processClass, s.data);
     this.status = s.status as ProcessStatus;
     this.definitionVersion = s.definitionVersion;
-    this.handled = new Set(s.handled);
-    this.commands = new Map(s.commands.map((c) => [c.commandId, c]));
+    this.handled = HandledInputs.of(s.handled, this.definition.handledInputsKept);
+    this.#commands = new Map(s.commands.map((c) => [c.commandId, c]));
     this.compensations = [...s.compensations];
-    this.timers = new Map(s.timers.map((t) => [t.key, { key: t.key, dueAt: new Date(t.dueAt) }]));
-    this.keys = new Set(s.keys ?? []);
+    this.#timers = new Map(s.timers.map((t) => [t.key, { key: t.key, dueAt: new Date(t.dueAt) }]));
+    this.#keys = new Set(s.keys ?? []);
+    this.#owned = OWN_ALL;
     this.failure = s.failure;
     this.quarantine = s.quarantine;
     this.eventsSinceSnapshot = 0;
@@ -693,16 +744,7 @@ class Draft<S extends object> {
   }
 
   markHandled(id: string): void {
-    this.handled.delete(id);
-    this.handled.add(id);
-    const excess = this.handled.size - this.definition.handledInputsKept;
-    if (excess > 0) {
-      let n = 0;
-      for (const old of this.handled) {
-        if (n++ >= excess) break;
-        this.handled.delete(old);
-      }
-    }
+    this.handled = this.handled.with(id, this.definition.handledInputsKept);
   }
 
   updateStep(step: string, change: Partial<CompensationStep>): void {
@@ -710,6 +752,8 @@ class Draft<S extends object> {
   }
 
   toState(): ProcessState<S> {
+    // The state takes the collections over: a later write through this draft copies them.
+    this.#owned = 0;
     return Object.freeze({
       processName: this.definition.name,
       processId: this.processId,
@@ -719,10 +763,10 @@ class Draft<S extends object> {
       definitionVersion: this.definitionVersion,
       data: this.#data,
       handled: this.handled,
-      commands: this.commands,
+      commands: this.#commands,
       compensations: Object.freeze(this.compensations),
-      timers: this.timers,
-      keys: this.keys,
+      timers: this.#timers,
+      keys: this.#keys,
       failure: this.failure,
       quarantine: this.quarantine,
       eventsSinceSnapshot: this.eventsSinceSnapshot,
@@ -748,7 +792,7 @@ function applyFrameworkEvent<S extends object>(draft: Draft<S>, type: string, da
       break;
     case T.CommandScheduled: {
       const d = data as ProcessEventData['sagastream.CommandScheduled'];
-      draft.commands.set(d.commandId, { commandId: d.commandId, type: d.type, data: d.data });
+      draft.writableCommands().set(d.commandId, { commandId: d.commandId, type: d.type, data: d.data });
       break;
     }
     case T.CompensationRegistered: {
@@ -766,7 +810,9 @@ function applyFrameworkEvent<S extends object>(draft: Draft<S>, type: string, da
     case T.CompensationScheduled: {
       const d = data as ProcessEventData['sagastream.CompensationScheduled'];
       draft.updateStep(d.step, { status: 'scheduled', commandId: d.commandId });
-      draft.commands.set(d.commandId, { commandId: d.commandId, type: d.type, data: d.data, step: d.step });
+      draft
+        .writableCommands()
+        .set(d.commandId, { commandId: d.commandId, type: d.type, data: d.data, step: d.step });
       break;
     }
     case T.CompensationCompleted:
@@ -781,15 +827,15 @@ function applyFrameworkEvent<S extends object>(draft: Draft<S>, type: string, da
     }
     case T.TimeoutScheduled: {
       const d = data as ProcessEventData['sagastream.TimeoutScheduled'];
-      draft.timers.set(d.key, { key: d.key, dueAt: new Date(d.dueAt) });
+      draft.writableTimers().set(d.key, { key: d.key, dueAt: new Date(d.dueAt) });
       break;
     }
     case T.TimeoutCancelled:
     case T.TimeoutFired:
-      draft.timers.delete((data as ProcessEventData['sagastream.TimeoutCancelled']).key);
+      draft.writableTimers().delete((data as ProcessEventData['sagastream.TimeoutCancelled']).key);
       break;
     case T.KeyAssociated:
-      draft.keys.add((data as ProcessEventData['sagastream.KeyAssociated']).key);
+      draft.writableKeys().add((data as ProcessEventData['sagastream.KeyAssociated']).key);
       break;
     case T.ProcessQuarantined: {
       const d = data as ProcessEventData['sagastream.ProcessQuarantined'];
@@ -832,6 +878,7 @@ class Batch<S extends object> implements ProcessContext<S> {
   outcome: DecisionOutcome = 'handled';
   detail = 'handled';
   #commands = 0;
+  #metadata: Readonly<Record<string, unknown>> | undefined;
   #completed = false;
   #failReason: string | undefined;
   #handler: string | undefined;
@@ -863,15 +910,21 @@ class Batch<S extends object> implements ProcessContext<S> {
   }
 
   #push(type: string, data: PlainData, salt?: string): ProcessEvent {
-    const parts = [this.draft.processId, this.inputId, String(this.events.length)];
+    const { processId } = this.draft;
+    const position = String(this.events.length);
+    // Every event of a batch has the same correlation: one frozen record serves them all
+    // (and lets a store adapter serialise it once per append).
+    this.#metadata ??= Object.freeze(
+      withCorrelation(undefined, { correlationId: processId, causationId: this.inputId }),
+    );
     const event: ProcessEvent = {
-      id: deterministicId(...(salt === undefined ? parts : [...parts, salt])),
+      id:
+        salt === undefined
+          ? deterministicId(processId, this.inputId, position)
+          : deterministicId(processId, this.inputId, position, salt),
       type,
       data,
-      metadata: withCorrelation(undefined, {
-        correlationId: this.draft.processId,
-        causationId: this.inputId,
-      }),
+      metadata: this.#metadata,
     };
     this.events.push(event);
     this.draft.eventsSinceSnapshot++;
