@@ -103,7 +103,16 @@ export class EventStoreDbEventStore implements EventStore {
   ): Promise<AppendOutcome> {
     this.ensureOpen();
     const expectedRevision = options?.expectedRevision ?? 'any';
-    const eventData = events.map((event) => toEventData(stream, event));
+    // Events of one decision share one metadata record: serialise it once.
+    let lastMetadata: unknown = toEventData;
+    let bytes: Uint8Array | undefined;
+    const eventData = events.map((event) => {
+      if (event.metadata !== lastMetadata) {
+        lastMetadata = event.metadata;
+        bytes = event.metadata === undefined ? undefined : metadataBytes(stream, event);
+      }
+      return toEventData(stream, event, bytes);
+    });
     try {
       const result = await this.client.appendToStream(stream, eventData, { expectedRevision });
       return { nextExpectedRevision: result.nextExpectedRevision, position: result.position?.commit ?? -1n };
@@ -351,14 +360,13 @@ const encoder = new TextEncoder();
  * Port event -> client EventData: a `Uint8Array` is a binary event, anything else is
  * JSON. Metadata is always JSON (the port's metadata is a record).
  *
- * Each value is serialised once. Metadata is stringified here and handed over as bytes
- * (the client passes a `Uint8Array` through as is). JSON data must go to the client as a
- * value, which it stringifies itself, so here it is only checked, by a walk that is far
- * cheaper than a second stringify, for what would make that stringify throw or drop it:
+ * Each value is serialised once. Metadata is stringified by the caller (once per distinct
+ * record in an append) and handed over as bytes (the client passes a `Uint8Array`
+ * through). JSON data must go to the client as a value, which it stringifies itself, so
+ * here it is only checked, by a walk that is far cheaper than a second stringify, for what would make that stringify throw or drop it:
  * the client serialises inside an un-awaited promise, where a throw would hang the append.
  */
-function toEventData(stream: string, event: EventToAppend): EventData {
-  const metadata = event.metadata === undefined ? undefined : metadataBytes(stream, event);
+function toEventData(stream: string, event: EventToAppend, metadata: Uint8Array | undefined): EventData {
   if (event.data instanceof Uint8Array) {
     return {
       id: event.id,
