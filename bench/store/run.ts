@@ -18,7 +18,8 @@
  *          --duration <ms per duration-bound workload> (default 350),
  *          --warm-up <unmeasured ms before each workload> (default 200),
  *          --global-warm-up <unmeasured ms before the first workload> (default 500),
- *          --catch-up <events> (default 6000), --short-streams <n> (default 300).
+ *          --catch-up <events> (default 6000), --short-streams <n> (default 300),
+ *          --server-cpu-prof <dir> (run every server child under `node --cpu-prof`, profiles in <dir>).
  * The defaults finish in about 3 minutes on 2 cores. With EVENTSTORE_CONNECTION_STRING
  * set, the variant `client-real` (back-end C) is added.
  */
@@ -129,8 +130,24 @@ function cell(s: Spread | null | undefined): string {
   return s === null || s === undefined ? '-' : `${format(s.median)} (${format(s.min)}-${format(s.max)})`;
 }
 
+const USAGE = `usage: node -r ./spec/register.js bench/store/run.ts [options]
+  --rounds <n>               rounds of every variant, interleaved (default 5)
+  --variants a,b             ${Object.keys(VARIANTS).join(', ')}
+  --workloads a,b            append-single-sequential, append-single-64-writers, append-batch-100,
+                             read-short-stream, catch-up-subscription (default: all)
+  --duration <ms>            measured phase of each duration-bound workload (default 350)
+  --warm-up <ms>             unmeasured warm-up before each workload (default 200)
+  --global-warm-up <ms>      unmeasured warm-up before the first workload (default 500)
+  --catch-up <events>        events in the catch-up stream (default 6000)
+  --short-streams <n>        3-event streams the read workload cycles through (default 300)
+  --server-cpu-prof <dir>    run every server child under node --cpu-prof, profiles in <dir>`;
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--help')) {
+    console.log(USAGE);
+    return;
+  }
   const rounds = Math.max(1, Number(option(args, '--rounds', '5')));
   const defaultVariants: VariantName[] = [
     'client-embedded-durable',
@@ -149,6 +166,7 @@ async function main(): Promise<void> {
     catchUp: option(args, '--catch-up', '6000'),
     shortStreams: option(args, '--short-streams', '300'),
     workloads: option(args, '--workloads', ''),
+    serverCpuProf: option(args, '--server-cpu-prof', ''),
   };
   const childArgs = [
     '--duration',
@@ -162,6 +180,7 @@ async function main(): Promise<void> {
     '--short-streams',
     settings.shortStreams,
     ...(settings.workloads === '' ? [] : ['--workloads', settings.workloads]),
+    ...(settings.serverCpuProf === '' ? [] : ['--server-cpu-prof', settings.serverCpuProf]),
   ];
 
   const startedAt = new Date();
