@@ -1,6 +1,15 @@
-// The testing kit: given/when/then for process managers, with virtual time.
+// The testing kit: given/when/then for process managers, step workflows and action sagas, with virtual time.
 export {
   given,
+  stepFails,
+  stepSucceeds,
+  compensationFails,
+  WorkflowScenario,
+  SagaScenario,
+  type GivenWorkflowOptions,
+  type GivenSagaOptions,
+} from './given';
+export {
   AssertionError,
   ProcessFixture,
   FixtureStep,
@@ -12,6 +21,7 @@ export {
   type GivenOptions,
   type DeliveryOptions,
   type FixtureStreamEvent,
+  type AnyFixture,
 } from './process-fixture';
 export {
   testWorkflow,

@@ -1,6 +1,8 @@
 import { deepStrictEqual } from 'node:assert';
 import { type DecodedEvent, MessageRegistry, type PlainData, toPlain } from '../messages';
 import { type Class } from '../metadata';
+import type { SagaFixture } from './saga-fixture';
+import type { WorkflowFixture } from './workflow-fixture';
 import {
   type Decision,
   type DecisionOutcome,
@@ -71,16 +73,30 @@ export interface DeliveryOptions {
   readonly stream?: string;
 }
 
-/** A history step other than an event, for {@link given}: see {@link timePasses}, {@link commandFails}, {@link commandSucceeds}. */
+/** Any fixture a {@link FixtureStep} applies to: a process manager's, a workflow's or a saga's. */
+export type AnyFixture = ProcessFixture<any> | WorkflowFixture | SagaFixture<any>;
+
+/**
+ * A history step other than an event, for `given`: see {@link timePasses} (every style),
+ * {@link commandFails}, {@link commandSucceeds} (process managers), and `stepFails`,
+ * `stepSucceeds`, `compensationFails` (workflows and sagas).
+ */
 export class FixtureStep {
   /** @param run applies the step to a fixture. */
-  constructor(readonly run: (fixture: ProcessFixture<any>) => void) {}
+  constructor(readonly run: (fixture: AnyFixture) => void) {}
 }
 
-/** History step: virtual time moves on by `ms`, firing due timeouts. */
+/** History step: virtual time moves on by `ms`, firing due timeouts, sleeps and retries. */
 export function timePasses(ms: number): FixtureStep {
   return new FixtureStep((f) => {
     f.advanceTime(ms);
+  });
+}
+
+function processFixtureOf(f: AnyFixture, step: string): ProcessFixture<any> {
+  if (f instanceof ProcessFixture) return f;
+  throw new AssertionError({
+    message: `${step}() is a process-manager step; for a workflow or a saga use stepFails()/stepSucceeds().`,
   });
 }
 
@@ -90,14 +106,14 @@ export function commandFails(
   error: string | FailureInfo = 'command failed',
 ): FixtureStep {
   return new FixtureStep((f) => {
-    f.failCommand(command, error);
+    processFixtureOf(f, 'commandFails').failCommand(command, error);
   });
 }
 
 /** History step: the newest unanswered command of `command`'s class (or that id) succeeds. */
 export function commandSucceeds(command: Class | string): FixtureStep {
   return new FixtureStep((f) => {
-    f.succeedCommand(command);
+    processFixtureOf(f, 'commandSucceeds').succeedCommand(command);
   });
 }
 

@@ -23,6 +23,8 @@ const SETTLE_TIMEOUT_MS = 10_000;
 export interface SagaExpectation {
   /** Actions that completed, in order of completion. */
   readonly actions?: readonly string[];
+  /** The same as `actions`, under the name step workflows use (checked when `actions` is not given). */
+  readonly steps?: readonly string[];
   /** Actions that failed for good. */
   readonly failedActions?: readonly string[];
   /** Failed attempts per action (compensating actions by their own name); actions without any are omitted. */
@@ -118,6 +120,17 @@ export class SagaFixture<I> implements PromiseLike<void> {
   get sagaId(): string {
     if (!this.#last) throw new AssertionError({ message: 'No saga was executed yet: call execute() first.' });
     return this.#last.sagaId;
+  }
+
+  /** The compensating action of action `name`, as `compensate` maps it. */
+  compensatingActionOf(name: string): string {
+    const fix = this.setup.compensate[name];
+    if (fix === undefined) {
+      throw new AssertionError({
+        message: `compensationFails('${name}'): saga '${this.setup.name}' has no compensating action for '${name}'.`,
+      });
+    }
+    return fix;
   }
 
   /** Starts virtual time at `start` instead of 2024-01-01. Call before `execute`. */
@@ -299,7 +312,8 @@ export class SagaFixture<I> implements PromiseLike<void> {
     const fixOf = (step: string): string => this.setup.compensate[step] ?? step;
     const stepsOf = (type: string) =>
       records.filter((r) => r.type === type).map((r) => (r.data as { step: string }).step);
-    if (expectation.actions) check('Completed actions', stepsOf(S.StepCompleted), [...expectation.actions]);
+    const completed = expectation.actions ?? expectation.steps;
+    if (completed) check('Completed actions', stepsOf(S.StepCompleted), [...completed]);
     if (expectation.failedActions) {
       check('Failed actions', stepsOf(S.StepFailed), [...expectation.failedActions]);
     }

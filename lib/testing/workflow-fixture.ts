@@ -15,7 +15,7 @@ import {
 import { type RunState, type RunStatus, replayRun, runStream } from '../workflow/run-state';
 import { ProcessEventTypes as P } from '../process/process-events';
 import { StepEventTypes as S } from '../workflow/step-events';
-import { WorkflowRuntime } from '../workflow/workflow-runtime';
+import { ProcessRuntime } from '../runtime/process-runtime';
 import { AssertionError } from './process-fixture';
 
 const DEFAULT_NOW = Date.parse('2024-01-01T00:00:00.000Z');
@@ -133,7 +133,7 @@ interface Override {
 }
 
 /**
- * Starts a test of a step workflow: the real `WorkflowRuntime` on an in-memory
+ * Starts a test of a step workflow: the real `ProcessRuntime` on an in-memory
  * `LocalEventStore`, with virtual time. Steps can be made to fail or succeed by name without
  * touching the services they call; `advanceTime(ms)` fires sleeps, wait timeouts and retry
  * delays; `expect` checks the run's recorded history. Every method queues a step and
@@ -173,7 +173,7 @@ export class WorkflowFixture implements PromiseLike<void> {
     backoff: { initialDelayMs: 1000, maxDelayMs: 60_000, random: () => 1 },
   };
   #store: LocalEventStore | undefined;
-  #runtime: WorkflowRuntime | undefined;
+  #runtime: ProcessRuntime | undefined;
   readonly #overrides = new Map<string, Override>();
   readonly #delivered = new Set<string>();
   readonly #subscribed: ReadonlySet<string>;
@@ -369,14 +369,14 @@ export class WorkflowFixture implements PromiseLike<void> {
           }),
         ),
     };
-    this.#runtime = new WorkflowRuntime({
+    this.#runtime = new ProcessRuntime({
       store: observed,
       clock: this.#clock,
       logger: silentLogger,
       retry: this.#retry,
       // Checkpoint timers would otherwise fire on every advanceTime; a test has no restart to speed up.
       checkpointIntervalMs: 1e12,
-    }).register(this.#wrapped(), ...(this.options.alongside ?? []));
+    }).registerWorkflow(this.#wrapped(), ...(this.options.alongside ?? []));
     await this.#runtime.start();
   }
 
