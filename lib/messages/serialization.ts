@@ -23,8 +23,9 @@ export function toPlain(instance: object): PlainData {
 
 /** Builds an instance of `cls` from plain data (the inverse of {@link toPlain}). */
 export function fromPlain<T extends object>(cls: Class<T>, data: PlainData): T {
-  if (isPlainObject(data) && (flagsOf(cls) & (DECORATED | FROM_PLAIN)) === 0 && !SPECIAL.has(cls)) {
-    const fast = fromPlainFast(cls as new () => T, data);
+  const info = isPlainObject(data) ? infoOf(cls) : undefined;
+  if (info !== undefined && (info.flags & (DECORATED | FROM_PLAIN | SPECIAL_CLASS)) === 0) {
+    const fast = fromPlainFast(cls as new () => T, data, info);
     if (fast !== BAIL) return fast;
     markBailed(cls, FROM_PLAIN);
   }
@@ -102,26 +103,54 @@ const DECORATED = 1;
 const FROM_PLAIN = 2;
 const CLONE = 4;
 const TO_PLAIN = 8;
-let classFlags = new WeakMap<object, number>();
+/** One of the classes class-transformer builds specially (SPECIAL). */
+const SPECIAL_CLASS = 16;
+/** When class-transformer's storage cannot be read: every class counts as decorated. */
+const UNKNOWN_METADATA: ClassInfo = Object.freeze({
+  flags: DECORATED | FROM_PLAIN | CLONE | TO_PLAIN,
+  plan: new Map<string, boolean>(),
+  flat: undefined,
+});
+/** What is known about one class; dropped whenever a decorator registers a new class. */
+interface ClassInfo {
+  flags: number;
+  /**
+   * Whether fromPlain skips each data key it met (see skipsKey). The answer comes from the
+   * class (its prototype, and what its constructor puts on a new instance), so it is worked
+   * out once per class and key instead of for every message: that check was ~60% of
+   * decoding. A constructor that gave some instances a function-valued field and others
+   * not would need it per instance; message classes do not do that. Bounded, for data
+   * with ever-new keys.
+   */
+  readonly plan: Map<string, boolean>;
+  /**
+   * The keys (in order) of the last data whose keys this class copies as they are and
+   * whose values were all primitives: data with the same keys can go through Object.assign
+   * (which also copies own enumerable symbol keys; JSON data has none).
+   */
+  flat: readonly string[] | undefined;
+}
+const PLANNED_KEYS = 256;
+let classInfo = new WeakMap<object, ClassInfo>();
 let metadataGeneration = -1;
 
 function currentGeneration(maps: readonly Map<unknown, unknown>[]): number {
   let n = 0;
-  for (const m of maps) n += m.size;
+  for (let i = 0; i < maps.length; i++) n += (maps[i] as Map<unknown, unknown>).size;
   return n;
 }
 
-function flagsOf(cls: object): number {
+function infoOf(cls: object): ClassInfo {
   const maps = metadataMaps;
-  if (maps === undefined) return DECORATED | FROM_PLAIN | CLONE | TO_PLAIN;
+  if (maps === undefined) return UNKNOWN_METADATA;
   const generation = currentGeneration(maps);
   if (generation !== metadataGeneration) {
-    classFlags = new WeakMap();
+    classInfo = new WeakMap();
     metadataGeneration = generation;
   }
-  let flags = classFlags.get(cls);
-  if (flags === undefined) {
-    flags = 0;
+  let info = classInfo.get(cls);
+  if (info === undefined) {
+    let flags = SPECIAL.has(cls) ? SPECIAL_CLASS : 0;
     // class-transformer applies the metadata of every ancestor class too.
     for (
       let c: unknown = cls;
@@ -133,9 +162,14 @@ function flagsOf(cls: object): number {
         break;
       }
     }
-    classFlags.set(cls, flags);
+    info = { flags, plan: new Map(), flat: undefined };
+    classInfo.set(cls, info);
   }
-  return flags;
+  return info;
+}
+
+function flagsOf(cls: object): number {
+  return infoOf(cls).flags;
 }
 
 function hasNoMetadata(cls: object): boolean {
@@ -143,7 +177,8 @@ function hasNoMetadata(cls: object): boolean {
 }
 
 function markBailed(cls: object, path: number): void {
-  classFlags.set(cls, flagsOf(cls) | path);
+  const info = infoOf(cls);
+  if (info !== UNKNOWN_METADATA) info.flags |= path;
 }
 
 // Target classes class-transformer converts to specially rather than field by field.
@@ -171,15 +206,52 @@ function skipsKey(target: Record<string, unknown>, key: string): boolean {
 }
 
 /** plainToInstance(cls, data) for an undecorated class and plain JSON data. */
-function fromPlainFast<T extends object>(cls: new () => T, data: PlainData): T | Bail {
+function fromPlainFast<T extends object>(cls: new () => T, data: PlainData, info: ClassInfo): T | Bail {
   const out = new cls() as Record<string, unknown>;
-  for (const key of Object.keys(data)) {
-    if (skipsKey(out, key)) continue;
-    const value = copyPlain(data[key]);
+  const keys = Object.keys(data);
+  if (sameKeys(keys, info.flat)) {
+    // Keys this class copies as they are; with only primitive values (most events) one
+    // Object.assign does the copy: a field-by-field store here sees every message class's
+    // shape (megamorphic) and cost ~3x as much.
+    let flat = true;
+    for (let i = 0; i < keys.length; i++) {
+      const value = data[keys[i] as string];
+      if (value !== null && typeof value === 'object') {
+        flat = false;
+        break;
+      }
+    }
+    if (flat) return Object.assign(out, data) as T;
+  }
+  const plan = info.plan;
+  let skipped = false;
+  let nested = false;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let skip = plan.get(key);
+    if (skip === undefined) {
+      skip = skipsKey(out, key);
+      if (plan.size < PLANNED_KEYS) plan.set(key, skip);
+    }
+    if (skip) {
+      skipped = true;
+      continue;
+    }
+    const raw = data[key];
+    if (raw !== null && typeof raw === 'object') nested = true;
+    const value = copyPlain(raw);
     if (value === BAIL) return BAIL;
     out[key] = value;
   }
+  if (!skipped && !nested && keys.length <= PLANNED_KEYS) info.flat = keys;
   return out as T;
+}
+
+/** True when `keys` holds the same keys as `known`, in the same order. */
+function sameKeys(keys: readonly string[], known: readonly string[] | undefined): boolean {
+  if (known === undefined || known.length !== keys.length) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== known[i]) return false;
+  return true;
 }
 
 /** The PLAIN_TO_CLASS walk of a value with no target type. */

@@ -91,6 +91,30 @@ describe('serialization', () => {
       expect(message.dimensions.tags).not.to.equal(data.dimensions.tags);
     });
 
+    it('keeps skipping keys that name a method or a getter on every later decode, not only the first', () => {
+      const payload = { parcelId: 'p1', grams: 5, kilos: 7, label: 'forged', unit: 'kg' };
+      for (let round = 0; round < 3; round++) {
+        const message = fromPlain(ParcelWeighed, json(payload));
+        expect(message.kilos()).to.equal(0.005);
+        expect(message.label).to.equal('p1:5');
+        expect(message).to.deep.equal(plainToInstance(ParcelWeighed, json(payload)));
+      }
+    });
+
+    it('still deep-copies an object value after data with the same keys held only primitives', () => {
+      class Reading {
+        sensor: unknown = '';
+        value: unknown = 0;
+      }
+      for (let round = 0; round < 3; round++) fromPlain(Reading, { sensor: 's1', value: round });
+      const data = { sensor: { id: 's1', tags: ['a'] }, value: 3 };
+      const message = fromPlain(Reading, data);
+      expect(message).to.be.instanceOf(Reading);
+      expect(message).to.deep.equal(plainToInstance(Reading, data));
+      expect(message.sensor).not.to.equal(data.sensor);
+      expect((message.sensor as { tags: string[] }).tags).not.to.equal(data.sensor.tags);
+    });
+
     it('gives exactly what plainToInstance, instanceToPlain and instanceToInstance give', () => {
       for (const payload of payloads) {
         const fast = fromPlain(ParcelWeighed, json(payload));
