@@ -753,7 +753,7 @@ export class EventLog implements SubscriptionHost {
     category: boolean,
   ): void {
     const layout = this.layout;
-    const link = LinkEvent.create(state.name, BigInt(state.events.length), source, sourceState, category);
+    const link = LinkEvent.create(state.name, state.events.length, source, sourceState, category);
     const size = LINK_RECORD_SIZE;
     if (layout.segmentOffset > SEGMENT_HEADER_SIZE && layout.segmentOffset + size > this.segmentSize) {
       layout.segmentIndex++;
@@ -765,7 +765,7 @@ export class EventLog implements SubscriptionHost {
     link.position = position;
     layout.segmentOffset += size;
     const p: Placed = {
-      entry: { event: link, position },
+      entry: link,
       size,
       segmentIndex: layout.segmentIndex,
       segmentBase: layout.segmentBase,
@@ -773,7 +773,8 @@ export class EventLog implements SubscriptionHost {
       sourcePosition: Number(source.position),
     };
     placed.push(p);
-    this.index(p.entry, state, false);
+    this.entries.push(link);
+    state.events.push(link);
   }
 
   /** The `$ce-` stream of a stream's category (cached on the stream), or undefined without one. */
@@ -910,7 +911,8 @@ export class EventLog implements SubscriptionHost {
         record.category,
       );
       link.position = pos;
-      this.index({ event: link, position: pos }, state, false);
+      this.entries.push(link);
+      state.events.push(link);
       return true;
     }
     const event: StoredEvent = {

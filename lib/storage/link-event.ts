@@ -8,7 +8,7 @@
  * still see an ordinary `$>` event that `resolveLinkTos` follows.
  */
 import { randomFillSync } from 'node:crypto';
-import { TOMBSTONE_REVISION, type StoredEvent } from './types';
+import { TOMBSTONE_REVISION, type ResolvedEvent, type StoredEvent } from './types';
 
 /** Event type of a link. */
 export const LINK_TYPE = '$>';
@@ -28,21 +28,24 @@ let idPool = Buffer.alloc(0);
 let idPoolAt = 0;
 
 /**
- * A `$>` event of a projection stream. `data`, `metadata` and `id` are computed on first
- * use; the values are those the projections would have written.
+ * A `$>` event of a projection stream. `data`, `metadata`, `id` and the bigint `revision`
+ * are computed on use; the values are those the projections would have written. It is
+ * also its own index entry (`event` is itself), which saves an object per link: every
+ * record stays in memory, and each object kept costs young-generation GC time.
  */
-export class LinkEvent implements StoredEvent {
+export class LinkEvent implements StoredEvent, ResolvedEvent {
   position = 0n;
   private bodies: { readonly data: Uint8Array; readonly metadata: Uint8Array } | undefined;
   private idText: string | undefined;
 
   /**
-   * @param idBytes   holds the id's 16 bytes at `idOffset` (never rewritten)
-   * @param category  true for a `$ce-` link, false for a `$et-` link
+   * @param revisionNumber  the link's revision in `stream`
+   * @param idBytes         holds the id's 16 bytes at `idOffset` (never rewritten)
+   * @param category        true for a `$ce-` link, false for a `$et-` link
    */
   constructor(
     readonly stream: string,
-    readonly revision: bigint,
+    readonly revisionNumber: number,
     readonly source: StoredEvent,
     private readonly sourceStream: LinkSourceStream,
     readonly idBytes: Uint8Array,
@@ -53,7 +56,7 @@ export class LinkEvent implements StoredEvent {
   /** A link with a fresh random (version 4) id. */
   static create(
     stream: string,
-    revision: bigint,
+    revision: number,
     source: StoredEvent,
     sourceStream: LinkSourceStream,
     category: boolean,
@@ -68,6 +71,20 @@ export class LinkEvent implements StoredEvent {
     idPool[at + 6] = (idPool[at + 6]! & 0x0f) | 0x40;
     idPool[at + 8] = (idPool[at + 8]! & 0x3f) | 0x80;
     return new LinkEvent(stream, revision, source, sourceStream, idPool, at, category);
+  }
+
+  /** As an index entry: the link itself. */
+  get event(): StoredEvent {
+    return this;
+  }
+
+  /** As an index entry: not a resolved link. */
+  get link(): undefined {
+    return undefined;
+  }
+
+  get revision(): bigint {
+    return BigInt(this.revisionNumber);
   }
 
   get type(): string {

@@ -119,7 +119,7 @@ export function encodeRecord(
 export function encodeLinkRecord(
   target: Buffer,
   offset: number,
-  revision: bigint,
+  revision: number,
   sourcePosition: number,
   category: boolean,
   idBytes: Uint8Array,
@@ -131,8 +131,9 @@ export function encodeLinkRecord(
   target[p + 1] = category ? 2 : 0;
   target[p + 2] = 0;
   target[p + 3] = 0;
-  target.writeBigInt64LE(revision, p + 4);
-  // Source positions are below 2^53: two u32 halves avoid a BigInt per link.
+  // Revisions and positions are below 2^53: two u32 halves avoid a BigInt per link.
+  target.writeUInt32LE(revision >>> 0, p + 4);
+  target.writeUInt32LE(Math.floor(revision / 0x100000000), p + 8);
   target.writeUInt32LE(sourcePosition >>> 0, p + 12);
   target.writeUInt32LE(Math.floor(sourcePosition / 0x100000000), p + 16);
   target.set(idBytes.subarray(idOffset, idOffset + 16), p + 20);
@@ -151,7 +152,7 @@ export interface DecodedEventRecord extends RecordFields {
 /** A decoded link record (format 2): its source and stream are found from `sourcePosition`. */
 export interface DecodedLinkRecord {
   readonly kind: 'link';
-  readonly revision: bigint;
+  readonly revision: number;
   readonly sourcePosition: number;
   /** True for a `$ce-` link, false for a `$et-` link. */
   readonly category: boolean;
@@ -172,7 +173,7 @@ export function decodePayload(source: Buffer, start: number, end: number): Decod
   if (source[start] === LINK_RECORD_FORMAT && end - start === LINK_PAYLOAD_SIZE) {
     return {
       kind: 'link',
-      revision: source.readBigInt64LE(start + 4),
+      revision: source.readUInt32LE(start + 4) + source.readUInt32LE(start + 8) * 0x100000000,
       sourcePosition: source.readUInt32LE(start + 12) + source.readUInt32LE(start + 16) * 0x100000000,
       category: (source[start + 1]! & 2) === 2,
       idBytes: source,

@@ -394,7 +394,7 @@ class FileSegmentStore implements SegmentStore {
             ? encodeLinkRecord(
                 buffer,
                 at,
-                event.revision,
+                event.revisionNumber,
                 placed.sourcePosition,
                 event.category,
                 event.idBytes,
