@@ -11,7 +11,7 @@ import { runChild } from '../saga/fixtures/child';
 
 const WORKER = join(__dirname, 'fixtures', 'workflow-worker.ts');
 
-describe('WorkflowRuntime crash recovery', () => {
+describe('ProcessRuntime crash recovery of workflows', () => {
   let embedded: Awaited<ReturnType<typeof startEmbedded>>;
   let store: EventStoreDbEventStore;
   let dir: string;
@@ -89,4 +89,65 @@ describe('WorkflowRuntime crash recovery', () => {
       });
     });
   }
+
+  describe('when one worker hosts a process manager and a workflow and is SIGKILLed inside a step', () => {
+    it('recovers both after a restart: every input noted once, the due timer fired once, every step effective once', async () => {
+      const callsFile = join(dir, 'mixed.calls');
+      const env = {
+        EVENTSTORE_CONNECTION_STRING: embedded.connectionString,
+        WF_CALLS_FILE: callsFile,
+        WF_CRASH_IN: 'reserve',
+      };
+      const first = runChild(WORKER, env);
+      children.push(first.child);
+      const id = uuid();
+      const pokes = async () =>
+        (await store.readStream(`reminder-${id}`))
+          .filter((e) => e.type === 'PokeNoted')
+          .map((e) => (e.data as { n: number }).n);
+      // The reminder's timer is due after the kill, so only the restarted worker can fire it.
+      await store.append(`request-${id}`, [
+        { id: uuid(), type: 'ReminderRequested', data: { id, delayMs: 8000 } },
+      ]);
+      for (const n of [1, 2])
+        await store.append(`poke-${id}`, [{ id: uuid(), type: 'Poke', data: { id, n } }]);
+      await until(async () => (await pokes()).length === 2, 15_000, 'the first two pokes noted');
+
+      const runId = uuid();
+      await store.append(`crashorder-${runId}`, [
+        { id: runId, type: 'CrashOrderPlaced', data: { failShip: false } },
+      ]);
+      const exit = await first.exit;
+      expect(exit.signal, exit.stderr).to.equal('SIGKILL');
+      // Inputs that arrive while no worker runs wait in their category.
+      await store.append(`poke-${id}`, [{ id: uuid(), type: 'Poke', data: { id, n: 3 } }]);
+      expect(await store.readStream(`reminderSent-${id}`)).to.have.length(0);
+
+      const second = runChild(WORKER, env);
+      children.push(second.child);
+      const stream = `crashy-${runId}`;
+      await until(
+        async () => (await store.readStream(stream)).some((e) => e.type === P.ProcessCompleted),
+        15_000,
+        'the workflow run completed',
+      );
+      await until(async () => (await pokes()).length === 3, 15_000, 'the third poke noted');
+      await until(
+        async () => (await store.readStream(`reminderSent-${id}`)).length === 1,
+        15_000,
+        'the reminder sent',
+      );
+      second.child.kill('SIGTERM');
+      expect((await second.exit).code).to.equal(0);
+
+      expect(await pokes()).to.deep.equal([1, 2, 3]);
+      expect(await store.readStream(`reminderSent-${id}`)).to.have.length(1);
+      const effects = (await store.readStream(`effects-${runId}`)).map(
+        (e) => (e.data as { name: string }).name,
+      );
+      expect(effects).to.deep.equal(['charge', 'reserve', 'ship']);
+      const calls = readFileSync(callsFile, 'utf8').trim().split('\n');
+      expect(calls).to.deep.equal(['charge', 'reserve', 'reserve', 'ship']);
+    });
+  });
 });
