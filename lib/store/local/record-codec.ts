@@ -29,14 +29,24 @@ export function encodeEvent(stream: string, event: EventToAppend): ProposedEvent
     id: event.id,
     type: event.type,
     isJson: true,
-    data: encoder.encode(stringify(stream, event, event.data, 'data')),
+    data: utf8(stringify(stream, event, event.data, 'data')),
     metadata: encodeMetadata(stream, event),
   };
 }
 
 function encodeMetadata(stream: string, event: EventToAppend): Uint8Array {
   if (event.metadata === undefined) return EMPTY;
-  return encoder.encode(stringify(stream, event, event.metadata, 'metadata'));
+  return utf8(stringify(stream, event, event.metadata, 'metadata'));
+}
+
+/**
+ * UTF-8 bytes of `text` as a plain Uint8Array (the port's type). `Buffer.from` encodes a
+ * short string about 3x faster than TextEncoder (it fills a shared slab); the view keeps
+ * Buffer's extra methods out of what callers receive.
+ */
+function utf8(text: string): Uint8Array {
+  const bytes = Buffer.from(text, 'utf8');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function stringify(stream: string, event: EventToAppend, value: unknown, what: string): string {
