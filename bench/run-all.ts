@@ -1,9 +1,15 @@
-// npm run bench [-- --full] [--only store,saga,routing] [--no-docs]
+// npm run bench [-- --full] [--only store,saga] [--skip scale] [--no-docs]
 // Runs every benchmark suite in turn, each in its own process with its small default size
 // (or the bigger sizes with --full), then regenerates docs/benchmarks.md from the newest
-// JSON result of each suite (bench/report/generate-docs.ts). Default total: under 15 minutes.
+// JSON result of each suite (bench/report/generate-docs.ts). A suite whose script is not
+// there yet is reported as "not present" and skipped. Per-suite and total minutes are
+// printed and written to bench/results/run-all-<timestamp>.json. Default total: under
+// 15 minutes on 2 cores.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { environment, writeResultJson } from './harness/report';
 
 interface Suite {
   readonly name: string;
@@ -37,7 +43,34 @@ export const SUITES: readonly Suite[] = [
     small: [],
     full: ['--full'],
   },
+  {
+    name: 'recovery',
+    script: 'bench/recovery/run.ts',
+    small: [],
+    full: ['--full'],
+  },
+  {
+    name: 'scale',
+    script: 'bench/scale/run.ts',
+    small: [],
+    full: ['--full'],
+  },
+  {
+    name: 'latency',
+    script: 'bench/latency/run.ts',
+    small: ['--rounds', '3', '--duration', '1500', '--calibrate-ms', '2000'],
+    full: ['--full'],
+  },
 ];
+
+/** How one suite went, as printed and recorded. */
+interface SuiteOutcome {
+  readonly suite: string;
+  readonly command: string;
+  readonly status: 'ok' | 'failed' | 'not present';
+  readonly exitCode?: number;
+  readonly minutes: number;
+}
 
 function run(args: readonly string[]): Promise<number> {
   return new Promise((resolve) => {
@@ -56,26 +89,70 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const full = args.includes('--full');
   const only = option(args, '--only')?.split(',');
-  const suites = SUITES.filter((s) => !only || only.includes(s.name));
+  const skip = option(args, '--skip')?.split(',') ?? [];
+  for (const name of [...(only ?? []), ...skip])
+    if (!SUITES.some((s) => s.name === name))
+      throw new Error(`Unknown suite '${name}' (known: ${SUITES.map((s) => s.name).join(', ')}).`);
+  const suites = SUITES.filter((s) => (!only || only.includes(s.name)) && !skip.includes(s.name));
+  const env = environment();
+  const loadBefore = loadavg();
   const started = performance.now();
-  const outcomes: string[] = [];
+  const outcomes: SuiteOutcome[] = [];
   let code = 0;
   for (const suite of suites) {
     const suiteArgs = full ? suite.full : suite.small;
-    console.log(
-      `\n=== bench:${suite.name}: node -r ./spec/register.js ${suite.script} ${suiteArgs.join(' ')}\n`,
-    );
+    const command = `node -r ./spec/register.js ${suite.script} ${suiteArgs.join(' ')}`.trim();
+    if (!existsSync(join(ROOT, suite.script))) {
+      console.log(`\n=== bench:${suite.name}: not present (${suite.script} does not exist yet)`);
+      outcomes.push({ suite: suite.name, command, status: 'not present', minutes: 0 });
+      continue;
+    }
+    console.log(`\n=== bench:${suite.name}: ${command}\n`);
     const t = performance.now();
     const exit = await run([suite.script, ...suiteArgs]);
     const minutes = (performance.now() - t) / 60_000;
-    outcomes.push(`${suite.name.padEnd(8)} exit ${exit}  ${minutes.toFixed(1)} min`);
+    outcomes.push({
+      suite: suite.name,
+      command,
+      status: exit === 0 ? 'ok' : 'failed',
+      exitCode: exit,
+      minutes,
+    });
     if (exit !== 0) code = 1;
   }
   if (!args.includes('--no-docs')) {
     console.log('\n=== docs/benchmarks.md');
-    if ((await run(['bench/report/generate-docs.ts'])) !== 0) code = 1;
+    const t = performance.now();
+    const exit = await run(['bench/report/generate-docs.ts']);
+    outcomes.push({
+      suite: 'docs',
+      command: 'node -r ./spec/register.js bench/report/generate-docs.ts',
+      status: exit === 0 ? 'ok' : 'failed',
+      exitCode: exit,
+      minutes: (performance.now() - t) / 60_000,
+    });
+    if (exit !== 0) code = 1;
   }
-  console.log(`\n${outcomes.join('\n')}\ntotal ${((performance.now() - started) / 60_000).toFixed(1)} min`);
+  const totalMinutes = (performance.now() - started) / 60_000;
+  console.log('');
+  for (const o of outcomes) {
+    const status =
+      o.status === 'ok' ? 'ok' : o.status === 'failed' ? `FAILED (exit ${o.exitCode})` : o.status;
+    console.log(`${o.suite.padEnd(9)} ${o.minutes.toFixed(1).padStart(5)} min  ${status}`);
+  }
+  console.log(`${'total'.padEnd(9)} ${totalMinutes.toFixed(1).padStart(5)} min`);
+  const file = writeResultJson(join(ROOT, 'bench', 'results'), 'run-all', {
+    suite: 'run-all',
+    environment: env,
+    size: full ? 'full' : 'small',
+    args,
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: loadavg(),
+    suites: outcomes,
+    totalMinutes,
+    exitCode: code,
+  });
+  console.log(`\n${file}`);
   return code;
 }
 
