@@ -24,6 +24,13 @@ import type { RecoveryChildInput, RecoveryChildResult } from './workload';
 const VARIANTS: Record<string, string> = {
   floor: join(__dirname, 'floor-variant.ts'),
   sagastream: join(__dirname, 'sagastream-variant.ts'),
+  // An experiment, not in the default set: the relay may queue 16x more deliveries before it
+  // stops reading (ProcessHost lets a subscription read while its queue holds < 2 x batchSize).
+  'sagastream-batch4096': join(__dirname, 'sagastream-variant.ts'),
+};
+/** Runtime options of the experimental variants. */
+const RUNTIME_OPTIONS: Record<string, Record<string, number>> = {
+  'sagastream-batch4096': { batchSize: 4096 },
 };
 const FRAMEWORK = 'sagastream';
 const FLOOR = 'floor';
@@ -67,6 +74,7 @@ interface Options {
   nodeFlags: string[];
   out: string;
   stallMs: number;
+  untilRecovered: boolean;
   enforceTargets: boolean;
 }
 
@@ -75,7 +83,7 @@ const program = new Command('bench:recovery')
   .option('--rounds <n>', 'interleaved rounds (default 3; --full 5)', int('--rounds'))
   .option(
     '--cases <list>',
-    'history:inFlight pairs (default 100000:1000,100000:10000,20000:1000; --full 100000:10000,1000000:10000,1000000:100000)',
+    'history:inFlight pairs (default 100000:1000,100000:4000,20000:1000; --full 100000:10000,1000000:10000,1000000:100000)',
     parseCases,
   )
   .option('--full', 'the full sizes: 1e6 events of history, up to 1e5 sagas in flight, 5 rounds', false)
@@ -99,6 +107,11 @@ const program = new Command('bench:recovery')
   )
   .option('--out <dir>', 'where the JSON result goes', join(__dirname, '..', 'results'))
   .option('--stall-ms <n>', 'give a restart up after this long without progress', int('--stall-ms'), 30_000)
+  .option(
+    '--until-recovered',
+    'also wait until every in-flight saga is closed (recoveredMs); long at 1e4+ sagas in flight',
+    false,
+  )
   .option('--enforce-targets', 'exit non-zero when a target is missed', false);
 
 interface Run {
@@ -143,7 +156,7 @@ async function main(): Promise<number> {
     options.cases ??
     (options.full
       ? parseCases('100000:10000,1000000:10000,1000000:100000')
-      : parseCases('100000:1000,100000:10000,20000:1000'));
+      : parseCases('100000:1000,100000:4000,20000:1000'));
   const out = resolve(options.out);
   const nodeFlags = [
     '--expose-gc',
@@ -196,6 +209,8 @@ async function main(): Promise<number> {
           connectionString: server.connectionString,
           crash: state.crash,
           stallMs: options.stallMs,
+          untilRecovered: options.untilRecovered,
+          ...(RUNTIME_OPTIONS[planned.variant] ? { runtimeOptions: RUNTIME_OPTIONS[planned.variant] } : {}),
           ...(profiled.includes(planned.variant)
             ? {
                 profile: {
@@ -264,17 +279,26 @@ async function main(): Promise<number> {
       );
     const med = (v: Variant | undefined, key: string) => v?.metrics[key]?.median ?? NaN;
 
-    const catchUp = cases.map((c) => {
-      const value = ratio(
-        med(find(FRAMEWORK, c), 'catchUpEventsPerSecond'),
-        med(find(FLOOR, c), 'catchUpEventsPerSecond'),
-      );
-      return {
-        case: caseName(c),
-        sagastreamOverFloorCatchUp: value,
-        met: value >= TARGETS.catchUpRatioAtLeast,
-      };
-    });
+    const catchUp = cases.flatMap((c) =>
+      options.variants
+        .filter((name) => name !== FLOOR && find(name, c) !== undefined)
+        .map((name) => {
+          const value = ratio(
+            med(find(name, c), 'catchUpEventsPerSecond'),
+            med(find(FLOOR, c), 'catchUpEventsPerSecond'),
+          );
+          return {
+            case: caseName(c),
+            variant: name,
+            overFloorCatchUp: value,
+            clientCpuPerTailEventOverFloor: ratio(
+              med(find(name, c), 'clientCpuUsPerTailEvent'),
+              med(find(FLOOR, c), 'clientCpuUsPerTailEvent'),
+            ),
+            met: value >= TARGETS.catchUpRatioAtLeast,
+          };
+        }),
+    );
     const firstCommand = cases.map((c) => {
       const v = find(FRAMEWORK, c);
       const worst = v?.metrics.firstCommandMs?.max ?? NaN;
@@ -350,8 +374,8 @@ async function main(): Promise<number> {
     const mark = (met: boolean) => (met ? 'met' : 'MISSED');
     const targetRows = [
       ...catchUp.map((r) => [
-        `catch-up ${r.case}`,
-        `${formatNumber(r.sagastreamOverFloorCatchUp, 2)}x floor`,
+        `catch-up ${r.variant} ${r.case}`,
+        `${formatNumber(r.overFloorCatchUp, 2)}x floor (client CPU/event ${formatNumber(r.clientCpuPerTailEventOverFloor, 1)}x)`,
         `>= ${TARGETS.catchUpRatioAtLeast}x`,
         mark(r.met),
       ]),
@@ -424,7 +448,12 @@ async function main(): Promise<number> {
       console.error(`${lost} in-flight saga(s) did not finish after the restart.`);
       code = 1;
     }
-    const missed = [...catchUp, ...firstCommand, ...perInFlight, ...perHistory].some((r) => !r.met);
+    const missed = [
+      ...catchUp.filter((r) => r.variant === FRAMEWORK),
+      ...firstCommand,
+      ...perInFlight,
+      ...perHistory,
+    ].some((r) => !r.met);
     if (options.enforceTargets && missed) code = 1;
     return code;
   } finally {

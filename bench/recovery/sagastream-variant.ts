@@ -98,6 +98,7 @@ runAsChild(async (input: RecoveryChildInput, ctx): Promise<RecoveryChildResult> 
   const runtime = createOrderFulfillmentRuntime(store, {
     logger: silentLogger,
     services: { transientFailureRate: 0 },
+    ...input.runtimeOptions,
   });
   let firstCommandAt = NaN;
   const execute = runtime.bus.execute.bind(runtime.bus);
@@ -121,14 +122,16 @@ runAsChild(async (input: RecoveryChildInput, ctx): Promise<RecoveryChildResult> 
   const catchUpMs = store.caughtUpAt - connectedAt;
   const heapAfterCatchUpBytes = settledHeap();
   let lost = 0;
-  try {
-    await until(
-      () => open.size === 0,
-      () => closed,
-      input.stallMs,
-    );
-  } catch {
-    lost = open.size;
+  if (input.untilRecovered) {
+    try {
+      await until(
+        () => open.size === 0,
+        () => closed,
+        input.stallMs,
+      );
+    } catch {
+      lost = open.size;
+    }
   }
   const recoveredAt = performance.now();
   const finished = await window.finish();
@@ -143,7 +146,7 @@ runAsChild(async (input: RecoveryChildInput, ctx): Promise<RecoveryChildResult> 
     catchUpMs,
     catchUpEventsPerSecond: (store.tailTaken * 1000) / catchUpMs,
     firstCommandMs: firstCommandAt - connectedAt,
-    recoveredMs: recoveredAt - connectedAt,
+    recoveredMs: input.untilRecovered ? recoveredAt - connectedAt : NaN,
     catchUp: window.catchUp!,
     restart: finished.restart,
     serverCatchUpCpuUs: finished.serverCatchUpCpuUs,

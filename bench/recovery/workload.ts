@@ -10,6 +10,10 @@ export interface RecoveryChildInput {
   readonly crash: CrashState;
   /** Give up when the restart makes no progress for this long. */
   readonly stallMs: number;
+  /** Also wait until every in-flight saga is closed (`recoveredMs`); otherwise stop after the catch-up. */
+  readonly untilRecovered: boolean;
+  /** ProcessRuntime options for experiments (e.g. `{ batchSize: 4096 }`). */
+  readonly runtimeOptions?: Readonly<Record<string, number>>;
   /** Profile the measured window into this directory. */
   readonly profile?: { readonly dir: string; readonly name: string };
 }
@@ -24,7 +28,7 @@ export interface RecoveryChildResult {
   readonly catchUpEventsPerSecond: number;
   /** Connect to the first command handed to a handler, ms (the floor dispatches none: NaN). */
   readonly firstCommandMs: number;
-  /** Connect to every in-flight saga closed, ms (NaN for the floor). */
+  /** Connect to every in-flight saga closed, ms (NaN for the floor, or without `untilRecovered`). */
   readonly recoveredMs: number;
   /** The catch-up window in this process. */
   readonly catchUp: ProcessSample;
