@@ -75,6 +75,8 @@ interface KeyQueue<T> {
   running: boolean;
   paused: boolean;
   ready: boolean;
+  /** Empty and at rest, but kept in the map: the key is likely to come back soon. */
+  idle: boolean;
 }
 
 /** Options of {@link KeyedWorkQueue}. */
@@ -96,7 +98,13 @@ export interface KeyedWorkQueueOptions<T> {
   readonly onError?: (error: unknown, key: string, item: T) => void;
 }
 
-/** Empty key queues kept for reuse: keys come and go with every page of a busy subscription. */
+/**
+ * Empty key queues kept in the map until this many pile up, then swept: with a page of
+ * events over many instances, most keys get an item per page, and deleting and re-adding
+ * each one cost two more hash operations per item.
+ */
+const IDLE_KEYS = 2048;
+/** Swept key queues kept for reuse. */
 const POOLED_KEYS = 256;
 
 /** See the module comment. */
@@ -107,11 +115,12 @@ export class KeyedWorkQueue<T> {
   private readonly concurrency: number;
   private readonly burst: number;
   private readonly worker: (key: string, item: T) => Promise<void> | void;
+  /** Workers looping over ready keys; each works on one key at a time. */
   private running = 0;
   private pending = 0;
   /** Items waiting under paused keys (kept as a counter: scanning keys would be O(keys) per item). */
   private parked = 0;
-  private pumping = false;
+  private idleKeys = 0;
   private idleWaiters: (() => void)[] = [];
   private capacityWaiters: { limit: number; resolve: () => void }[] = [];
 
@@ -142,6 +151,9 @@ export class KeyedWorkQueue<T> {
     if (!queue) {
       queue = this.newQueue(key, false);
       this.keys.set(key, queue);
+    } else if (queue.idle) {
+      queue.idle = false;
+      this.idleKeys--;
     }
     queue.items.push(item);
     this.pending++;
@@ -149,7 +161,7 @@ export class KeyedWorkQueue<T> {
     else if (!queue.ready && !queue.running) {
       queue.ready = true;
       this.ready.push(queue);
-      if (this.running < this.concurrency) this.pump();
+      if (this.running < this.concurrency) this.start();
     }
   }
 
@@ -157,6 +169,10 @@ export class KeyedWorkQueue<T> {
   pause(key: string): void {
     const queue = this.keys.get(key);
     if (queue) {
+      if (queue.idle) {
+        queue.idle = false;
+        this.idleKeys--;
+      }
       if (!queue.paused) this.parked += queue.items.length;
       queue.paused = true;
       this.settle();
@@ -170,7 +186,7 @@ export class KeyedWorkQueue<T> {
     queue.paused = false;
     this.parked -= queue.items.length;
     this.markReady(queue);
-    this.cleanup(queue);
+    this.rest(queue);
     this.pump();
   }
 
@@ -186,7 +202,7 @@ export class KeyedWorkQueue<T> {
     const items = queue.items.drain();
     this.pending -= items.length;
     if (queue.paused) this.parked -= items.length;
-    this.cleanup(queue);
+    this.rest(queue);
     this.settle();
     return items;
   }
@@ -213,7 +229,7 @@ export class KeyedWorkQueue<T> {
 
   private newQueue(key: string, paused: boolean): KeyQueue<T> {
     const reused = this.pool.pop();
-    if (!reused) return { key, items: new Fifo<T>(), running: false, paused, ready: false };
+    if (!reused) return { key, items: new Fifo<T>(), running: false, paused, ready: false, idle: false };
     reused.key = key;
     reused.paused = paused;
     return reused;
@@ -226,56 +242,66 @@ export class KeyedWorkQueue<T> {
     }
   }
 
-  private cleanup(queue: KeyQueue<T>): void {
-    if (!queue.running && !queue.paused && !queue.ready && queue.items.length === 0) {
-      // A queue that is neither running nor ready is referenced by the map alone.
-      this.keys.delete(queue.key);
-      if (this.pool.length < POOLED_KEYS) this.pool.push(queue);
-    }
+  /** Marks an empty queue at rest as idle; sweeps the idle ones once too many pile up. */
+  private rest(queue: KeyQueue<T>): void {
+    if (queue.idle || queue.running || queue.paused || queue.ready || queue.items.length > 0) return;
+    queue.idle = true;
+    if (++this.idleKeys > IDLE_KEYS) this.sweep();
   }
 
-  private pump(): void {
-    // A worker that finishes synchronously ends its run inside this loop; its pump() call
-    // returns here and the loop picks up the slot it freed, instead of recursing.
-    if (this.pumping) return;
-    this.pumping = true;
-    while (this.running < this.concurrency && this.ready.length > 0) {
-      const queue = this.ready.shift() as KeyQueue<T>;
-      queue.ready = false;
-      if (queue.paused || queue.items.length === 0) {
-        this.cleanup(queue);
-        continue;
-      }
-      queue.running = true;
-      this.running++;
-      void this.run(queue);
+  private sweep(): void {
+    // Only the map references an idle queue (it is neither running nor ready).
+    for (const [key, queue] of this.keys) {
+      if (!queue.idle) continue;
+      this.keys.delete(key);
+      queue.idle = false;
+      if (this.pool.length < POOLED_KEYS) this.pool.push(queue);
     }
-    this.pumping = false;
+    this.idleKeys = 0;
+  }
+
+  /** Starts workers for ready keys, up to the concurrency. */
+  private pump(): void {
+    while (this.running < this.concurrency && this.ready.length > 0) this.start();
     this.settle();
   }
 
+  private start(): void {
+    this.running++;
+    void this.work();
+  }
+
   /**
-   * Runs up to `burst` items of one key back to back: one async call per run instead of
-   * one per item, then the key goes behind the other ready keys.
+   * One worker: takes the next ready key, runs up to `burst` of its items back to back,
+   * puts the key behind the other ready keys if it has more, and goes on with the next
+   * ready key; it ends when none is left. One async call per worker, not one per item.
    */
-  private async run(queue: KeyQueue<T>): Promise<void> {
-    for (let n = 0; ;) {
-      const item = queue.items.shift() as T;
-      try {
-        const result = this.worker(queue.key, item);
-        if (result !== undefined) await result;
-      } catch (error) {
-        this.options.onError?.(error, queue.key, item);
+  private async work(): Promise<void> {
+    for (let queue = this.ready.shift(); queue !== undefined; queue = this.ready.shift()) {
+      queue.ready = false;
+      if (queue.paused || queue.items.length === 0) {
+        this.rest(queue);
+        continue;
       }
-      this.pending--;
-      if (this.capacityWaiters.length > 0) this.settle();
-      if (++n >= this.burst || queue.paused || queue.items.length === 0) break;
+      queue.running = true;
+      for (let n = 0; ;) {
+        const item = queue.items.shift() as T;
+        try {
+          const result = this.worker(queue.key, item);
+          if (result !== undefined) await result;
+        } catch (error) {
+          this.options.onError?.(error, queue.key, item);
+        }
+        this.pending--;
+        if (this.capacityWaiters.length > 0) this.settle();
+        if (++n >= this.burst || queue.paused || queue.items.length === 0) break;
+      }
+      queue.running = false;
+      this.markReady(queue);
+      this.rest(queue);
     }
-    queue.running = false;
     this.running--;
-    this.markReady(queue);
-    this.cleanup(queue);
-    this.pump();
+    this.settle();
   }
 
   private settle(): void {
