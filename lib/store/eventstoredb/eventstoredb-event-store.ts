@@ -14,6 +14,7 @@ import {
   type Position,
   type ResolvedEvent,
 } from '@eventstore/db-client';
+import type { Readable } from 'node:stream';
 import type { Observable } from 'rxjs';
 import {
   InvalidEventError,
@@ -133,10 +134,10 @@ export class EventStoreDbEventStore implements EventStore {
         ...(options?.maxCount === undefined ? {} : { maxCount: options.maxCount }),
         resolveLinkTos: true,
       });
-      for await (const resolved of read as AsyncIterable<ResolvedEvent>) {
+      await drain<ResolvedEvent>(read, (resolved) => {
         // A link whose target is gone carries nothing to read; subscriptions report it instead.
         if (resolved.event !== undefined) records.push(toStoredRecord(resolved.event, resolved.link));
-      }
+      });
     } catch (err) {
       if (err instanceof ClientStreamNotFoundError) return [];
       throw mapClientError(err, { operation: 'read', stream });
@@ -158,9 +159,9 @@ export class EventStoreDbEventStore implements EventStore {
         maxCount: options?.maxCount ?? DEFAULT_READ_ALL_COUNT,
         resolveLinkTos: false,
       });
-      for await (const resolved of read as AsyncIterable<AllStreamResolvedEvent>) {
+      await drain<AllStreamResolvedEvent>(read, (resolved) => {
         if (resolved.event !== undefined) records.push(toStoredRecord(resolved.event));
-      }
+      });
     } catch (err) {
       throw mapClientError(err, {
         operation: 'read $all',
@@ -257,7 +258,9 @@ export class EventStoreDbEventStore implements EventStore {
         direction: BACKWARDS,
         maxCount: 1,
       });
-      for await (const resolved of read as AsyncIterable<ResolvedEvent>) latest = resolved;
+      await drain<ResolvedEvent>(read, (resolved) => {
+        latest = resolved;
+      });
     } catch (err) {
       if (err instanceof ClientStreamNotFoundError) return {};
       throw mapClientError(err, { operation: 'get metadata', stream });
@@ -355,6 +358,22 @@ export class EventStoreDbEventStore implements EventStore {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Reads a client read stream to its end. Not `for await`: when that loop ends, Node
+ * destroys the stream with an `AbortError` (its writable side has not finished yet) and
+ * formats the error's stack, which cost more client CPU than the read itself.
+ */
+function drain<T>(read: Readable, onItem: (item: T) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    read.on('data', onItem);
+    read.once('end', resolve);
+    read.on('error', (err) => {
+      read.destroy();
+      reject(err);
+    });
+  });
+}
 
 /**
  * Port event -> client EventData: a `Uint8Array` is a binary event, anything else is
