@@ -171,6 +171,35 @@ describe('KeyedWorkQueue', () => {
     });
   });
 
+  describe('when thousands of keys come and go', () => {
+    it('keeps a paused key and its held items while emptied keys are swept, and runs them on resume', async () => {
+      const ran = new Map<string, number[]>();
+      const queue = new KeyedWorkQueue<number>({
+        concurrency: 16,
+        worker: async (key, item) => {
+          const list = ran.get(key) ?? [];
+          list.push(item);
+          ran.set(key, list);
+        },
+      });
+      for (let i = 0; i < 5000; i++) queue.push(`k${i}`, 0);
+      await queue.whenIdle();
+      queue.pause('k1');
+      queue.push('k1', 1);
+      for (let i = 0; i < 5000; i++) queue.push(`k${i + 5000}`, 0);
+      for (let i = 0; i < 5000; i++) if (i !== 1) queue.push(`k${i}`, 1);
+      await queue.whenIdle();
+      expect(queue.isPaused('k1')).to.equal(true);
+      expect(ran.get('k1')).to.deep.equal([0]);
+      expect(ran.get('k2')).to.deep.equal([0, 1]);
+      expect(ran.get('k9999')).to.deep.equal([0]);
+      queue.resume('k1');
+      await queue.whenIdle();
+      expect(ran.get('k1')).to.deep.equal([0, 1]);
+      expect(queue.size).to.equal(0);
+    });
+  });
+
   describe('when a key is paused from inside its own worker', () => {
     it('stops before its next queued item', async () => {
       const done: number[] = [];
