@@ -4,6 +4,7 @@ import { ProcessEventTypes as P } from '../process/process-events';
 import { backoffDelay } from '../runtime/backoff';
 import type { CheckpointTicket } from '../runtime/checkpoint-tracker';
 import type { Clock } from '../runtime/clock';
+import { InstanceCache } from '../runtime/instance-cache';
 import { KeyedWorkQueue } from '../runtime/keyed-work-queue';
 import type { Logger } from '../runtime/logger';
 import { SubscriptionConsumer } from '../runtime/subscription-consumer';
@@ -12,7 +13,14 @@ import type { RetryPolicy, Workflow } from './create-workflow';
 import { ConcurrencyLeases } from './concurrency-lease';
 import { type RunRelease, releaseRun } from './run-release';
 import { RunExecution } from './run-execution';
-import { type RunState, type WorkflowEvent, isFinished, replayRun, runStream } from './run-state';
+import {
+  type RunState,
+  type WorkflowEvent,
+  applyRunEvent,
+  isFinished,
+  replayRun,
+  runStream,
+} from './run-state';
 
 /** Something a workflow runtime did that an operator or a test may want to know. */
 export interface WorkflowReport {
@@ -81,6 +89,13 @@ export class WorkflowHost {
   private readonly timers = new Map<string, () => void>();
   private readonly retries = new Map<string, number>();
   private readonly leases: ConcurrencyLeases;
+  /**
+   * Run states with their revision, so a running workflow is replayed from its stream only on
+   * a miss (first touch, eviction, restart) or after a conflict, not on every event. Every
+   * append still carries the expected revision, so a stale entry (another worker moved the
+   * run) shows up as a conflict, which evicts it and replays.
+   */
+  private readonly cache: InstanceCache<RunState>;
   /** Lease releases in flight, awaited by {@link stop}. */
   private readonly releasing = new Set<Promise<void>>();
   private stopping = false;
@@ -90,6 +105,7 @@ export class WorkflowHost {
     private readonly settings: WorkflowHostSettings,
   ) {
     this.leases = new ConcurrencyLeases(settings.store, workflow.id);
+    this.cache = new InstanceCache<RunState>(settings.cacheSize ?? 10_000);
     this.queue = new KeyedWorkQueue<Job>({
       concurrency: settings.concurrency,
       worker: (runId, job) => this.work(runId, job),
@@ -137,6 +153,7 @@ export class WorkflowHost {
   /** Lifts a run's quarantine (after a code fix) and drives it again; see {@link releaseRun} for `skip`. */
   async release(runId: string, skip = false): Promise<RunRelease> {
     const released = await releaseRun(this.settings.store, this.workflow.id, runId, skip);
+    this.cache.delete(runId);
     if (released.outcome === 'handled') {
       if (released.state.trigger) this.track(runId, released.state.trigger);
       this.queue.push(runId, { kind: 'wake' });
@@ -144,9 +161,18 @@ export class WorkflowHost {
     return released;
   }
 
-  /** The run's state, replayed from its stream. */
-  stateOf(runId: string): Promise<RunState> {
-    return this.load(runId);
+  /** The run's state, replayed from its stream (a copy: never the cached, live one). */
+  async stateOf(runId: string): Promise<RunState> {
+    return replayRun(
+      this.workflow.id,
+      runId,
+      await this.settings.store.readStream(runStream(this.workflow.id, runId)),
+    );
+  }
+
+  /** Runs whose state is cached (for tests and stats). */
+  get cachedRuns(): number {
+    return this.cache.size;
   }
 
   /** Stores the subscription's safe checkpoint now. */
@@ -215,11 +241,14 @@ export class WorkflowHost {
       if (job.kind === 'start') await this.recordStart(runId, job.event);
       else if (job.kind === 'input') await this.recordInput(runId, job.event);
       else if (job.kind === 'released') {
+        // Written by someone else: what this worker cached is behind.
+        this.cache.delete(runId);
         const state = await this.load(runId);
         if (isFinished(state) || !state.trigger) return;
         this.track(runId, state.trigger);
       }
     } catch (error) {
+      this.cache.delete(runId);
       // The input is not recorded: keep its checkpoint ticket open and try again later.
       this.settings.logger.warn('recording a workflow input failed; retrying', {
         runId,
@@ -234,6 +263,7 @@ export class WorkflowHost {
       if (!(await this.holdsLease(runId))) return;
       await this.drive(runId);
     } catch (error) {
+      this.cache.delete(runId);
       this.report('retry', runId, { error });
       this.retryLater(runId, { kind: 'wake' }, error);
     }
@@ -250,29 +280,28 @@ export class WorkflowHost {
         typeof event.metadata.$correlationId === 'string' ? event.metadata.$correlationId : runId,
       $causationId: event.id,
     };
+    const events = [
+      {
+        id: randomUUID(),
+        type: P.ProcessStarted,
+        data: {
+          process: this.workflow.id,
+          processId: runId,
+          definitionVersion: this.workflow.options.version ?? 1,
+        },
+        metadata,
+      },
+      { id: randomUUID(), type: P.InputRecorded, data: inputData(event, true), metadata },
+    ];
     try {
-      await this.settings.store.append(
-        state.stream,
-        [
-          {
-            id: randomUUID(),
-            type: P.ProcessStarted,
-            data: {
-              process: this.workflow.id,
-              processId: runId,
-              definitionVersion: this.workflow.options.version ?? 1,
-            },
-            metadata,
-          },
-          { id: randomUUID(), type: P.InputRecorded, data: inputData(event, true), metadata },
-        ],
-        { expectedRevision: 'no_stream' },
-      );
+      await this.settings.store.append(state.stream, events, { expectedRevision: 'no_stream' });
     } catch (error) {
+      this.cache.delete(runId);
       // Another worker started it first: the same run, nothing to do.
       if (error instanceof WrongExpectedVersionError) return;
       throw error;
     }
+    this.applyAppended(state, events);
     this.report('started', runId);
     if (!this.holdsGate(runId)) this.report('queued', runId);
   }
@@ -286,20 +315,19 @@ export class WorkflowHost {
       }
       if (state.status === 'new' || state.inputIds.has(event.id)) return;
       try {
-        await this.settings.store.append(
-          state.stream,
-          [
-            {
-              id: randomUUID(),
-              type: P.InputRecorded,
-              data: inputData(event, false),
-              metadata: { $correlationId: runId, $causationId: event.id },
-            },
-          ],
-          { expectedRevision: state.revision ?? 'no_stream' },
-        );
+        const recorded = {
+          id: randomUUID(),
+          type: P.InputRecorded,
+          data: inputData(event, false),
+          metadata: { $correlationId: runId, $causationId: event.id },
+        };
+        await this.settings.store.append(state.stream, [recorded], {
+          expectedRevision: state.revision ?? 'no_stream',
+        });
+        this.applyAppended(state, [recorded]);
         return;
       } catch (error) {
+        this.cache.delete(runId);
         if (!(error instanceof WrongExpectedVersionError) || attempt >= 5) throw error;
       }
     }
@@ -323,6 +351,7 @@ export class WorkflowHost {
     const result = await execution.advance();
     switch (result.kind) {
       case 'finished':
+        this.cache.delete(runId);
         this.retries.delete(runId);
         this.report(result.status, runId);
         this.finish(runId);
@@ -337,6 +366,8 @@ export class WorkflowHost {
         this.report('quarantined', runId, { error: result.error });
         break;
       case 'retry':
+        // The stream moved under the pass (or the store failed): replay it next time.
+        this.cache.delete(runId);
         this.report('retry', runId, { error: result.error });
         this.retryLater(runId, { kind: 'wake' }, result.error);
         break;
@@ -498,12 +529,26 @@ export class WorkflowHost {
     }
   }
 
+  /** The run's state: cached, or replayed from its stream (and cached). */
   private async load(runId: string): Promise<RunState> {
-    return replayRun(
+    const cached = this.cache.get(runId);
+    if (cached) return cached;
+    const state = replayRun(
       this.workflow.id,
       runId,
       await this.settings.store.readStream(runStream(this.workflow.id, runId)),
     );
+    // A finished run takes no more passes; keeping it would only push live runs out.
+    if (!isFinished(state)) this.cache.set(runId, state);
+    return state;
+  }
+
+  /** Applies what this host just appended to the (cached) state, so it stays equal to a replay. */
+  private applyAppended(state: RunState, events: readonly { type: string; data: unknown }[]): void {
+    let revision = state.revision ?? -1n;
+    for (const event of events) {
+      applyRunEvent(state, event.type, event.data as Record<string, unknown>, ++revision);
+    }
   }
 
   private report(kind: WorkflowReport['kind'], runId: string, extra: Partial<WorkflowReport> = {}): void {
