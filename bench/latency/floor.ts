@@ -20,7 +20,7 @@ import { runAsChild } from '../harness/child';
 import type { OpCounts } from '../saga/counting-event-store';
 import { classifyStream } from '../saga/streams';
 import { Completion } from '../saga/workload';
-import { type LatencyChildInput, measureLatency } from './workload';
+import { FirstDecision, type LatencyChildInput, measureLatency } from './workload';
 
 const COMMAND_NAMESPACE = 'f4b3c1de-5a2b-4c55-9a0e-6d2f1b7c8e90';
 const SERVICE_NAMESPACE = '6f1c2f52-2a51-4a37-9c0e-5b0f5a6c3d10';
@@ -90,6 +90,7 @@ class Checkpoints {
 
 class FloorSaga {
   readonly completion = new Completion();
+  readonly firstDecision = new FirstDecision();
   private readonly instances = new Map<string, Instance>();
   private tally: OpCounts = {};
   private readonly subscriptions: { unsubscribe(): Promise<void> }[] = [];
@@ -345,6 +346,7 @@ class FloorSaga {
         $causationId: inputId,
       });
       instance.handled.add(inputId);
+      if (expected === 'no_stream') this.firstDecision.seen(instance.orderId);
       if (
         events.some(
           (e) => e.type === 'sagastream.ProcessCompleted' || e.type === 'sagastream.ProcessCompensated',
@@ -478,6 +480,7 @@ runAsChild(async (input: LatencyChildInput, ctx) => {
   return measureLatency(input, ctx, {
     place: (order) => floor.place(order),
     completion: floor.completion,
+    firstDecision: floor.firstDecision,
     settle: () => floor.settle(),
     details: () => ({
       backend: 'B: hand-written saga over @eventstore/db-client to the embedded server process',

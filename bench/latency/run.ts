@@ -391,6 +391,11 @@ async function main(): Promise<number> {
               p999: m((o) => o.latencyUs.p999),
               max: m((o) => o.latencyUs.max),
             },
+            /** OrderPlaced's intended time to the first decision acknowledged: one hop of the saga. */
+            firstDecisionUs: {
+              p50: m((o) => o.firstDecisionUs?.p50 ?? NaN),
+              p99: m((o) => o.firstDecisionUs?.p99 ?? NaN),
+            },
             /** Percentiles of the histogram merged over the rounds, microseconds. */
             mergedUs: percentilesOf(merged),
             /** The merged HDR histogram (microseconds), hdr-histogram-js encodeIntoCompressedBase64. */
@@ -483,6 +488,7 @@ async function main(): Promise<number> {
           { header: 'p99 us' },
           { header: 'p99.9 us' },
           { header: 'max us' },
+          { header: '1st hop p50/p99 us' },
           { header: 'client us/saga' },
           { header: 'server us/saga' },
           { header: 'GC ms' },
@@ -498,6 +504,7 @@ async function main(): Promise<number> {
           us(s.percentilesUs.p99.median),
           us(s.percentilesUs.p999.median),
           us(s.percentilesUs.max.median),
+          `${us(s.firstDecisionUs.p50.median)}/${us(s.firstDecisionUs.p99.median)}`,
           formatNumber(s.clientCpuUsPerSaga.median),
           formatNumber(s.serverCpuUsPerSaga.median),
           formatNumber(s.gcMs.median),

@@ -12,10 +12,11 @@ import { runAsChild } from '../harness/child';
 import { CountingEventStore } from '../saga/counting-event-store';
 import { classifyStream, orderIdOfOrderStream, orderIdOfProcessStream } from '../saga/streams';
 import { Completion, TERMINAL_PROCESS_EVENTS } from '../saga/workload';
-import { type LatencyChildInput, measureLatency } from './workload';
+import { FirstDecision, type LatencyChildInput, measureLatency } from './workload';
 
 runAsChild(async (input: LatencyChildInput, ctx) => {
   const completion = new Completion();
+  const firstDecision = new FirstDecision();
   const inner: EventStore & { close(): Promise<void> } =
     input.backend === 'A'
       ? await LocalEventStore.open({ memory: true })
@@ -30,8 +31,9 @@ runAsChild(async (input: LatencyChildInput, ctx) => {
         return;
       }
       const processId = orderIdOfProcessStream(stream);
-      if (processId !== undefined && events.some((e) => TERMINAL_PROCESS_EVENTS.has(e.type)))
-        completion.processFinished(processId);
+      if (processId === undefined) return;
+      if (events[0]?.type === 'sagastream.ProcessStarted') firstDecision.seen(processId);
+      if (events.some((e) => TERMINAL_PROCESS_EVENTS.has(e.type))) completion.processFinished(processId);
     },
   });
   const runtime = createOrderFulfillmentRuntime(store, {
@@ -43,6 +45,7 @@ runAsChild(async (input: LatencyChildInput, ctx) => {
   return measureLatency(input, ctx, {
     place: (order) => placeOrder(store, order),
     completion,
+    firstDecision,
     settle: async () => {
       await runtime.whenIdle(60_000);
       opsAtOpen = store.counts();

@@ -61,6 +61,8 @@ export interface OpenLoopResult {
   /** The generator's lag behind the schedule when it placed an order, microseconds (p99, max). */
   readonly generatorLagUs: { readonly p99: number; readonly max: number };
   readonly latencyUs: LatencyPercentiles;
+  /** OrderPlaced's intended time to the saga's first decision acknowledged (see {@link FirstDecision}). */
+  readonly firstDecisionUs?: LatencyPercentiles;
   /** The HDR histogram (values in microseconds), `encodeIntoCompressedBase64`. */
   readonly histogram: string;
   /** This process over the open-loop window (includes the generator's polling, see README). */
@@ -91,6 +93,8 @@ export interface LatencySystem {
   /** Appends OrderPlaced (the shop's side). */
   place(order: PlacedOrderData): Promise<void>;
   readonly completion: Completion;
+  /** Told when a saga's first decision (the process stream's first append) is acknowledged. */
+  readonly firstDecision?: FirstDecision;
   /** Resolves once the work following the last finished saga is done. */
   settle(): Promise<void>;
   details(): Record<string, unknown>;
@@ -117,6 +121,35 @@ export function percentilesOf(h: Histogram): LatencyPercentiles {
     mean: h.mean,
     count: h.totalCount,
   };
+}
+
+/**
+ * The first hop of a saga alone: OrderPlaced's intended time to the process stream's first
+ * append (ProcessStarted ... ChargePayment scheduled) acknowledged. One subscription delivery
+ * and one decision, the unit the per-step targets speak of; the saga has four of them, plus
+ * the three service calls and the order's closing.
+ */
+export class FirstDecision {
+  private readonly intended = new Map<string, number>();
+  private histogram: Histogram | undefined;
+
+  /** Starts recording into `histogram` the orders announced from now on. */
+  record(histogram: Histogram | undefined): void {
+    this.histogram = histogram;
+    this.intended.clear();
+  }
+
+  expect(orderId: string, intendedAt: number): void {
+    if (this.histogram) this.intended.set(orderId, intendedAt);
+  }
+
+  /** The variant saw the first append to the process stream of `orderId`. */
+  seen(orderId: string): void {
+    const at = this.intended.get(orderId);
+    if (at === undefined || !this.histogram) return;
+    this.intended.delete(orderId);
+    this.histogram.recordValue(Math.max(1, Math.round((performance.now() - at) * 1000)));
+  }
 }
 
 /** mulberry32, so a seed gives the same arrival times in every variant. */
@@ -201,6 +234,7 @@ async function openLoop(
     let i = 0;
     const launch = (order: PlacedOrderData, intended: number) => {
       pending.set(order.orderId, intended);
+      system.firstDecision?.expect(order.orderId, intended);
       const done = system.completion.expect(order.orderId).then(() => {
         histogram.recordValue(Math.max(1, Math.round((performance.now() - intended) * 1000)));
         finished++;
@@ -291,6 +325,8 @@ export async function measureLatency(
     const orders = take(count);
     const offsets = arrivalOffsets(count, o.ratePerSecond, o.arrivals, o.seed);
     const histogram = latencyHistogram();
+    const firstHistogram = system.firstDecision ? latencyHistogram() : undefined;
+    system.firstDecision?.record(firstHistogram);
     serverBefore = await serverSample();
     const profiling = input.profile
       ? await startCpuProfile(input.profile.dir, input.profile.name)
@@ -310,6 +346,7 @@ export async function measureLatency(
       generatorLagUs: { p99: r.lag.getValueAtPercentile(99), max: r.lag.maxValue },
       latencyUs: percentilesOf(histogram),
       histogram: encodeIntoCompressedBase64(histogram),
+      ...(firstHistogram ? { firstDecisionUs: percentilesOf(firstHistogram) } : {}),
       client,
       clientCpuUsPerSaga: client.cpuUs / Math.max(1, r.finished),
       serverCpuUsPerSaga: serverUs / Math.max(1, r.finished),
