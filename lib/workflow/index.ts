@@ -1,4 +1,4 @@
-// Step workflows: createWorkflow, the step tools, and the runtime that drives runs.
+// Step workflows: createWorkflow, the step tools, run state and release (ProcessRuntime hosts them).
 export { leaseStream } from './concurrency-lease';
 export { createWorkflow } from './create-workflow';
 export type {
@@ -13,7 +13,9 @@ export type {
   WorkflowOptions,
   WorkflowTrigger,
 } from './create-workflow';
-export { replayRun, runStream } from './run-state';
+export { replayRun, runStream, runKindOf } from './run-state';
+export { releaseRun } from './run-release';
+export type { RunRelease } from './run-release';
 export type { RunState, RunStatus, WorkflowEvent } from './run-state';
 export { StepEventTypes } from './step-events';
 export type { StepEventData } from './step-events';
