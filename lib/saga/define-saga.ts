@@ -88,7 +88,7 @@ export interface SagaOptions<I> {
   readonly version?: number;
 }
 
-/** A validated saga, ready for `SagaExecutor.execute`. */
+/** A validated saga, ready for `SagaExecutor.execute` or `ProcessRuntime.registerSaga`. */
 export interface SagaSetup<I = unknown> {
   readonly name: string;
   readonly actions: Readonly<Record<string, SagaAction<I>>>;

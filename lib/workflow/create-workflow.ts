@@ -111,7 +111,7 @@ export interface WorkflowOptions<D> {
   readonly version?: number;
 }
 
-/** A validated workflow, ready for `WorkflowRuntime.register`. */
+/** A validated workflow, ready for `ProcessRuntime.register`. */
 export interface Workflow<D = Record<string, unknown>, R = unknown> {
   readonly id: string;
   readonly options: WorkflowOptions<D>;
@@ -137,7 +137,7 @@ const ID = /^[A-Za-z][A-Za-z0-9_]*$/;
  *     await step.run('create-shipment', () => shipping.createLabel(event.data.address));
  *   },
  * );
- * new WorkflowRuntime({ store }).register(fulfillOrder).start();
+ * await new ProcessRuntime({ store }).register(fulfillOrder).start();
  * ```
  */
 export function createWorkflow<D = Record<string, unknown>, R = unknown>(

@@ -1,5 +1,7 @@
 import { NonRetryableError, SagaFailedError } from '../../lib/errors';
 import { defineSaga } from '../../lib/saga/define-saga';
+import { silentLogger } from '../../lib/runtime/logger';
+import { ProcessRuntime } from '../../lib/runtime/process-runtime';
 import { SagaExecutor } from '../../lib/saga/saga-executor';
 import type { EventStore } from '../../lib/store/event-store';
 import { LocalEventStore } from '../../lib/store/local/local-event-store';
@@ -51,17 +53,34 @@ export function fooBarBaz(ran: string[]) {
   });
 }
 
-/** Runs the saga once on `store` and reports what happened. */
-export async function runActionSagaSample(store: EventStore, sagaId = 'demo'): Promise<ActionSagaOutcome> {
+/**
+ * Runs the saga once on `store` and reports what happened: with a `SagaExecutor` (the default),
+ * or hosted by a worker's `ProcessRuntime` next to process managers and workflows.
+ */
+export async function runActionSagaSample(
+  store: EventStore,
+  sagaId = 'demo',
+  host: 'executor' | 'runtime' = 'executor',
+): Promise<ActionSagaOutcome> {
   const ran: string[] = [];
   const published: object[] = [];
-  const executor = new SagaExecutor({ store, eventBus: { publish: (event) => published.push(event) } });
+  const eventBus = { publish: (event: object) => published.push(event) };
+  const setup = fooBarBaz(ran);
+  const runtime =
+    host === 'runtime'
+      ? new ProcessRuntime({ store, logger: silentLogger }).registerSaga(setup, { eventBus })
+      : undefined;
   let error: SagaFailedError | undefined;
   try {
-    await executor.execute(fooBarBaz(ran), { sagaId });
+    if (runtime) {
+      await runtime.start();
+      await runtime.executeSaga(setup, { sagaId });
+    } else await new SagaExecutor({ store, eventBus }).execute(setup, { sagaId });
   } catch (failure) {
     if (!(failure instanceof SagaFailedError)) throw failure;
     error = failure;
+  } finally {
+    await runtime?.stop();
   }
   const stream = (await store.readStream(`fooBarBaz-${sagaId}`)).map((e) => e.type);
   return { ran, error, published, stream };

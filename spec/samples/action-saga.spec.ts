@@ -22,5 +22,12 @@ describe('action-saga sample', () => {
       expect(stream[0]).to.equal(P.ProcessStarted);
       expect(stream.at(-1)).to.equal(P.ProcessCompensated);
     });
+
+    it('ends the same way when the saga is hosted by a ProcessRuntime', async () => {
+      const { ran, error, stream } = await runActionSagaSample(store, 's2', 'runtime');
+      expect(ran).to.deep.equal(['foo', 'bar', 'baz', 'fix-bar', 'fix-foo']);
+      expect(error).to.include({ action: 'baz', status: 'compensated' });
+      expect(stream.at(-1)).to.equal(P.ProcessCompensated);
+    });
   });
 });
