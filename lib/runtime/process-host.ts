@@ -286,20 +286,27 @@ export class ProcessHost {
       if (!route) return ticket.done();
       if (this.keys?.takes(route)) {
         const input = { kind: 'event', event } as const;
+        // Waiting for a lookup does not make an input older: a live start still skips the read.
         return this.keys.route(record, event, route, ticket, (id, done) =>
-          this.queue.push(id, { input, done }),
+          this.queue.push(id, { input, done, live }),
         );
       }
       processIds = route.processIds;
     } catch (error) {
       return this.reject(record, error, ticket);
     }
+    // An empty fan-out concerns no instance: nothing holds the checkpoint back.
+    if (processIds.length === 0) return ticket.done();
+    if (processIds.length === 1) {
+      this.queue.push(processIds[0]!, { input: { kind: 'event', event }, done: () => ticket.done(), live });
+      return;
+    }
     let remaining = processIds.length;
     const done = () => {
       if (--remaining === 0) ticket.done();
     };
-    for (const processId of processIds)
-      this.queue.push(processId, { input: { kind: 'event', event }, done, live });
+    const input = { kind: 'event', event } as const;
+    for (const processId of processIds) this.queue.push(processId, { input, done, live });
   }
 
   private reject(record: StoredEventRecord, error: unknown, ticket: CheckpointTicket): void {
@@ -366,7 +373,8 @@ export class ProcessHost {
         presumeNew = false;
         state = cached ?? (fresh ? this.engine.initialState(processId) : await this.load(processId));
         decision = this.engine.handle(state, job.input, new Date(this.settings.clock.now()));
-        keyConflict = await this.keys?.claim(processId, decision);
+        // Without keys, no await: it would cost every input a microtask turn.
+        if (this.keys) keyConflict = await this.keys.claim(processId, decision);
       } catch (error) {
         if (!(error instanceof SagastreamError) || error.code !== 'HANDLER') {
           // Store trouble while loading: retry without counting it against the handler.

@@ -178,6 +178,21 @@ describe('ProcessRuntime correlation keys', () => {
     });
   });
 
+  describe('when a start arrives live while an earlier input waits for a key lookup', () => {
+    it('starts the instance without reading its stream', async () => {
+      const runtime = await start();
+      await runtime.whenIdle();
+      // One stream, so the start is routed while the unknown key is still being looked up.
+      await store.append('label-mixed', [
+        { id: uuid(), type: 'ParcelScanned', data: { trackingNumber: 'TRK-404', depot: 'Lyon' } },
+        { id: uuid(), type: 'ParcelBooked', data: { orderId: 'o9' } },
+      ]);
+      await runtime.whenIdle();
+      expect(await types(store, 'delivery-o9')).to.include('sagastream.ProcessStarted');
+      expect(runtime.stats('delivery')).to.include({ loads: 0, freshStarts: 1 });
+    });
+  });
+
   describe('when a new runtime starts on the same store', () => {
     it('still routes the key to the instance that associated it', async () => {
       const first = await start();
