@@ -2,8 +2,10 @@ import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { StoreLockedError, StoreUnavailableError } from '../../lib/errors';
 import { EventLog, type EventLogOptions } from '../../lib/storage';
+import { encodeLinkRecord, LINK_RECORD_SIZE } from '../../lib/storage/record-codec';
 import { until } from '../helpers/until';
 import { events, tempDir } from './helpers';
 
@@ -154,6 +156,13 @@ describe('EventLog (directory mode)', () => {
       content.writeUInt8(content.readUInt8(content.length - 3) ^ 0xff, content.length - 3);
       fs.writeFileSync(file, content);
       await expectRecovered(2);
+    });
+
+    it('truncates an intact link record whose source event is not in the log', async () => {
+      const link = Buffer.alloc(LINK_RECORD_SIZE);
+      encodeLinkRecord(link, 0, 0, Number(lastPosition) + 1, true, Buffer.alloc(16, 7), 0, crc32);
+      fs.appendFileSync(file, link);
+      await expectRecovered(3);
     });
   });
 
