@@ -46,12 +46,15 @@ const VARIANTS: Record<string, VariantSpec> = {
   floor: { script: join(__dirname, 'floor-variant.ts'), backend: 'B' },
   sagastream: { script: join(__dirname, 'sagastream-variant.ts'), backend: 'B' },
   'sagastream-a': { script: join(__dirname, 'sagastream-local-variant.ts'), backend: 'A' },
+  restate: { script: join(__dirname, 'restate-variant.ts'), backend: 'own' },
 };
 /** What each variant is, for the tables and the JSON. */
 const BACKEND_OF: Record<string, string> = {
   floor: 'B: hand-written on @eventstore/db-client, embedded server (own process)',
   sagastream: 'B: ProcessRuntime on EventStoreDbEventStore, embedded server (own process)',
   'sagastream-a': 'A: ProcessRuntime on LocalEventStore({ memory: true }), in process',
+  restate:
+    'durable peer: Restate 1.7.12 server (own process, RocksDB WAL fsynced) + SDK 1.17.2 endpoint in the variant process',
 };
 const FRAMEWORK = 'sagastream';
 const FRAMEWORK_A = 'sagastream-a';
