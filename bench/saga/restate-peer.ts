@@ -297,7 +297,7 @@ export async function start(options: RestatePeerOptions): Promise<RestatePeer> {
       services: [orderFulfillment, order, payment, inventory, shipment],
       // The SDK logs two lines per invocation at info: keep errors only, as a tuned deployment would.
       logger: (meta, message: unknown, ...more: unknown[]) => {
-        if (meta.level === restate.RestateLogLevel.ERROR) console.error('[restate sdk]', message, ...more);
+        if (String(meta.level) === 'error') console.error('[restate sdk]', message, ...more);
       },
     }),
   );
