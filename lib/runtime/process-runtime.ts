@@ -157,7 +157,14 @@ export class ProcessRuntime {
   register(processClass: Class, options?: RegisterProcessOptions): this;
   register(workflow: Workflow<never, unknown>): this;
   register(target: Class | Workflow<never, unknown>, options: RegisterProcessOptions = {}): this {
-    if (typeof target !== 'function') return this.registerWorkflow(target);
+    if (typeof target !== 'function') {
+      if (!('fn' in target && 'triggerTypes' in target)) {
+        throw new DefinitionError('runtime.register', [
+          'expected a process manager class or a workflow from createWorkflow; register a saga with registerSaga(setup).',
+        ]);
+      }
+      return this.registerWorkflow(target);
+    }
     const processClass = target;
     this.checkIdle(`process ${processClass.name}`);
     const engine = new ProcessEngine(defineProcess(processClass, this.registry));

@@ -180,6 +180,12 @@ describe('ProcessRuntime hosting workflows and sagas', () => {
     });
   });
 
+  describe('when a saga is passed to register', () => {
+    it('throws a DefinitionError pointing at registerSaga', () => {
+      expect(() => newRuntime().register(refund as never)).to.throw(DefinitionError, /registerSaga/);
+    });
+  });
+
   describe('when a saga is executed before start', () => {
     it('rejects with a DefinitionError saying to start the runtime', async () => {
       const runtime = newRuntime().registerSaga(refund);
