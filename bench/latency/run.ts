@@ -23,7 +23,7 @@ import {
 
 interface VariantSpec {
   readonly script: string;
-  readonly backend: 'A' | 'B';
+  readonly backend: 'A' | 'B' | 'peer';
   readonly description: string;
 }
 
@@ -46,6 +46,16 @@ const VARIANTS: Record<string, VariantSpec> = {
     description: "bench/saga's hand-written saga on @eventstore/db-client, the same embedded server",
   },
 };
+/** Restate runs only once bench/saga/restate-peer.ts (another suite's) is there. */
+const RESTATE_PEER = join(__dirname, '..', 'saga', 'restate-peer.ts');
+if (existsSync(RESTATE_PEER)) {
+  VARIANTS.restate = {
+    script: join(__dirname, 'restate-variant.ts'),
+    backend: 'peer',
+    description:
+      'Restate (restate-server from npm, durable, own process) through bench/saga/restate-peer.ts; latency ends when the ingress call returns',
+  };
+}
 
 /** When a saga's latency ends (the same rule as bench:saga's Completion). */
 const ENDPOINT =
@@ -180,7 +190,7 @@ interface TargetCheck {
 }
 
 async function withServer<T>(
-  backend: 'A' | 'B',
+  backend: VariantSpec['backend'],
   memory: boolean,
   f: (server: ServerProcess | undefined) => Promise<T>,
 ): Promise<T> {
@@ -523,7 +533,6 @@ async function main(): Promise<number> {
         `  ${t.target.padEnd(28)} ${value.padStart(10)}  ${t.bound.padEnd(10)} ${t.met === undefined ? 'not measured' : t.met ? 'met' : 'MISSED'}`,
       );
     }
-    const restatePeer = join(__dirname, '..', 'saga', 'restate-peer.ts');
     const file = writeResultJson(out, 'latency', {
       suite: 'latency',
       environment: environment(),
@@ -536,9 +545,11 @@ async function main(): Promise<number> {
       sustainable,
       variants: summary,
       targets,
-      restate: existsSync(restatePeer)
-        ? 'bench/saga/restate-peer.ts exists but is not wired into bench:latency yet'
-        : 'not run: bench/saga/restate-peer.ts is not there yet',
+      restate: !existsSync(RESTATE_PEER)
+        ? 'not run: bench/saga/restate-peer.ts is not there yet'
+        : options.variants.includes('restate')
+          ? 'variant restate (durable peer); its latency ends when the ingress call returns'
+          : 'not run in this invocation (--variants)',
       failures,
       runs: runs.map((r) => ({
         ...r.result,

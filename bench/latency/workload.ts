@@ -15,8 +15,11 @@ export type Arrivals = 'poisson' | 'constant';
 /** What the driver sends each variant child. */
 export interface LatencyChildInput {
   readonly variant: string;
-  /** A: LocalEventStore in memory in the child; B: the embedded server the driver started. */
-  readonly backend: 'A' | 'B';
+  /**
+   * A: LocalEventStore in memory in the child; B: the embedded server the driver started;
+   * `peer`: a system the variant runs itself (Restate).
+   */
+  readonly backend: 'A' | 'B' | 'peer';
   /** The embedded server's (back-end B); empty for A. */
   readonly connectionString: string;
   /** JSON file of pre-generated orders, taken in order by the phases. */
@@ -97,6 +100,11 @@ export interface LatencySystem {
   readonly firstDecision?: FirstDecision;
   /** Resolves once the work following the last finished saga is done. */
   settle(): Promise<void>;
+  /**
+   * The CPU of a server the variant runs itself (restate-server); when absent the driver is
+   * asked (`server-sample`: the embedded server, or zeros on back-end A).
+   */
+  serverSample?(): Promise<CpuSnapshot>;
   details(): Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -292,7 +300,8 @@ export async function measureLatency(
       throw new Error(`${input.ordersFile} holds ${all.length} orders; this run needs ${used + n}.`);
     return orders;
   };
-  const serverSample = () => ctx.request<CpuSnapshot>('server-sample');
+  const serverSample = () =>
+    system.serverSample ? system.serverSample() : ctx.request<CpuSnapshot>('server-sample');
 
   const warm = await closedLoop(system, take(input.warmup.orders), input.warmup.inFlight, 120_000);
   used += warm.placed;
