@@ -5,7 +5,7 @@ export interface PeerEvent {
   readonly type: string;
   readonly data: unknown;
   /** Where the event falls in the order's history (the outcome checker orders compensations by it). */
-  readonly position: number;
+  readonly position: number | bigint;
 }
 
 /** A peer's event as the {@link StoredEventRecord} the sample's outcome checker reads. */

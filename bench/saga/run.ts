@@ -46,6 +46,7 @@ const VARIANTS: Record<string, VariantSpec> = {
   floor: { script: join(__dirname, 'floor-variant.ts'), backend: 'B' },
   sagastream: { script: join(__dirname, 'sagastream-variant.ts'), backend: 'B' },
   'sagastream-a': { script: join(__dirname, 'sagastream-local-variant.ts'), backend: 'A' },
+  emmett: { script: join(__dirname, 'emmett-variant.ts'), backend: 'A' },
   restate: { script: join(__dirname, 'restate-variant.ts'), backend: 'own' },
 };
 /** What each variant is, for the tables and the JSON. */
@@ -53,6 +54,8 @@ const BACKEND_OF: Record<string, string> = {
   floor: 'B: hand-written on @eventstore/db-client, embedded server (own process)',
   sagastream: 'B: ProcessRuntime on EventStoreDbEventStore, embedded server (own process)',
   'sagastream-a': 'A: ProcessRuntime on LocalEventStore({ memory: true }), in process',
+  emmett:
+    'in-memory peer: Emmett 0.42.0 getInMemoryEventStore + in-memory message bus, CommandHandler per stream, in process',
   restate:
     'durable peer: Restate 1.7.12 server (own process, RocksDB WAL fsynced) + SDK 1.17.2 endpoint in the variant process',
 };
@@ -121,7 +124,7 @@ const program = new Command('bench:saga')
     '--scale-variants <list>',
     'variants of the scale run (those also in --variants)',
     (v) => v.split(',').map((s) => s.trim()),
-    [FRAMEWORK_A],
+    [FRAMEWORK_A, EMMETT],
   )
   .option('--scale-in-flight <n>', 'sagas in flight in the scale run', int('--scale-in-flight'), 1024)
   .option(
