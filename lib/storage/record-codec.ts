@@ -88,7 +88,9 @@ export function encodeRecord(
   target.writeUInt16LE(0, p + 2);
   target.writeBigInt64LE(fields.revision, p + 4);
   target.writeBigInt64LE(fields.created, p + 12);
-  target.writeBigInt64LE(BigInt(sourcePosition), p + 20);
+  // -1 or a position below 2^53, as two u32 halves of the i64 (no BigInt per record).
+  target.writeUInt32LE(sourcePosition >>> 0, p + 20);
+  target.writeUInt32LE(sourcePosition < 0 ? 0xffffffff : Math.floor(sourcePosition / 0x100000000), p + 24);
   const lengths = p + 28;
   p += PAYLOAD_FIXED_SIZE;
   const idLen = target.write(fields.id, p, 'utf8');

@@ -41,6 +41,14 @@ describe('record codec', () => {
       expect(buffer.readUInt32LE(4)).to.equal(crc32(buffer.subarray(FRAME_HEADER_SIZE, end)));
     });
 
+    it('keeps a source position above 2^32, and -1 for no source', () => {
+      for (const sourcePosition of [2 ** 40 + 5, -1]) {
+        const buffer = Buffer.alloc(recordSize(fields));
+        const end = encodeRecord(buffer, 0, fields, sourcePosition, crc32);
+        expect(decodePayload(buffer, FRAME_HEADER_SIZE, end)!.sourcePosition).to.equal(sourcePosition);
+      }
+    });
+
     it('refuses a payload whose lengths do not add up', () => {
       const buffer = Buffer.alloc(recordSize(fields));
       const end = encodeRecord(buffer, 0, fields, -1, crc32);
