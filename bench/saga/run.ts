@@ -100,6 +100,8 @@ interface Options {
   scaleVariants: string[];
   scaleInFlight: number;
   scaleMaxMs: number;
+  scaleRounds: number;
+  full: boolean;
 }
 
 const program = new Command('bench:saga')
@@ -126,12 +128,23 @@ const program = new Command('bench:saga')
     (v) => v.split(',').map((s) => s.trim()),
     [FRAMEWORK_A, EMMETT],
   )
+  .option(
+    '--scale-rounds <n>',
+    'rounds that end with the scale run (the first ones)',
+    int('--scale-rounds'),
+    1,
+  )
   .option('--scale-in-flight <n>', 'sagas in flight in the scale run', int('--scale-in-flight'), 1024)
   .option(
     '--scale-max-ms <n>',
     'stop placing new orders in a scale run after this long (a peer that collapses reports the rate it reached)',
     int('--scale-max-ms'),
-    60_000,
+    20_000,
+  )
+  .option(
+    '--full',
+    'the bigger run: 5 rounds, 2000 orders per size, 500 at 1 in flight, the scale run in every round with a 120 s cap (explicit options still win)',
+    false,
   )
   .option(
     '--orders <n>',
@@ -231,7 +244,17 @@ const NO_SERVER: CpuSnapshot = {
 };
 
 async function main(): Promise<number> {
-  const options = program.parse().opts<Options>();
+  program.parse();
+  const options = program.opts<Options>();
+  if (options.full) {
+    // Only what was left at its default changes.
+    const given = (name: string) => program.getOptionValueSource(name) === 'cli';
+    if (!given('rounds')) options.rounds = 5;
+    if (!given('orders')) options.orders = 2000;
+    if (!given('latencyOrders')) options.latencyOrders = 500;
+    if (!given('scaleRounds')) options.scaleRounds = options.rounds;
+    if (!given('scaleMaxMs')) options.scaleMaxMs = 120_000;
+  }
   for (const entry of options.script) {
     const [name, path] = entry.split('=');
     if (!name || !path) throw new Error(`--script wants name=path, got '${entry}'.`);
@@ -265,7 +288,7 @@ async function main(): Promise<number> {
   // The scale case (keyed by its saga count) follows each round's sizes, for its variants only.
   const schedule = interleave(options.variants, options.sizes, options.rounds).flatMap((run, i, all) => {
     const lastOfRound = all[i + 1]?.round !== run.round;
-    return lastOfRound && scaleCase > 0
+    return lastOfRound && scaleCase > 0 && run.round <= options.scaleRounds
       ? [run, ...scaleVariants.map((variant) => ({ variant, case: scaleCase, round: run.round }))]
       : [run];
   });
