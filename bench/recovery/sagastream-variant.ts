@@ -1,12 +1,14 @@
 // Variant "sagastream": the restarted worker. The order-fulfillment sample (process manager
 // and simulated services) on ProcessRuntime with EventStoreDbEventStore, started on what the
 // crash left: it reads its checkpoints, catches up on the tail and finishes the in-flight sagas.
+import { join } from 'node:path';
 import { map } from 'rxjs';
 import { silentLogger } from '../../lib/runtime/logger';
 import { EventStoreDbEventStore } from '../../lib/store';
 import type { SubscribeOptions, SubscriptionBatch, SubscriptionSource } from '../../lib/store/event-store';
 import { createOrderFulfillmentRuntime } from '../../samples/order-fulfillment/app';
 import { runAsChild } from '../harness/child';
+import { heapSnapshot } from '../harness/heap-summary';
 import { CountingEventStore } from '../saga/counting-event-store';
 import { classifyStream } from '../saga/streams';
 import {
@@ -121,6 +123,11 @@ runAsChild(async (input: RecoveryChildInput, ctx): Promise<RecoveryChildResult> 
   await window.caughtUp();
   const catchUpMs = store.caughtUpAt - connectedAt;
   const heapAfterCatchUpBytes = settledHeap();
+  // Opt-in evidence for heap investigations: a snapshot once the tail is taken.
+  const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+  const heapSnapshotFile = snapshotDir
+    ? heapSnapshot(join(snapshotDir, `recovery-${input.crash.inFlight}-${Date.now()}.heapsnapshot`))
+    : undefined;
   let lost = 0;
   if (input.untilRecovered) {
     try {
@@ -162,6 +169,7 @@ runAsChild(async (input: RecoveryChildInput, ctx): Promise<RecoveryChildResult> 
       settings:
         'ProcessRuntime defaults (concurrency 64, relayConcurrency 64, batchSize 256, cacheSize 10000)',
       ...(finished.profileFile === undefined ? {} : { profileFile: finished.profileFile }),
+      ...(heapSnapshotFile === undefined ? {} : { heapSnapshotFile }),
     },
   };
 });
