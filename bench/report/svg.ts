@@ -115,3 +115,87 @@ function niceCeil(v: number): number {
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
+
+/** One line of a {@link percentileChart}: latency (any unit) at each percentile. */
+export interface PercentileSeries {
+  readonly name: string;
+  /** [percentile 0-100, value] pairs, percentile ascending; non-positive values are skipped. */
+  readonly points: readonly (readonly [number, number])[];
+}
+
+/** Options of {@link percentileChart}. */
+export interface PercentileChartOptions {
+  readonly title: string;
+  readonly yLabel: string;
+  readonly series: readonly PercentileSeries[];
+  /** Formats a value for the axis. */
+  readonly format?: (value: number) => string;
+}
+
+/**
+ * A latency-by-percentile chart, the usual view of an HDR histogram: the x axis in "nines"
+ * (0%, 90%, 99%, 99.9%, 99.99% equally spaced), the value axis logarithmic, one line per series.
+ */
+export function percentileChart(options: PercentileChartOptions): string {
+  const format = options.format ?? compact;
+  const nines = (p: number): number => -Math.log10(Math.max(1e-6, 1 - p / 100));
+  const all = options.series.flatMap((s) => s.points.filter(([, v]) => Number.isFinite(v) && v > 0));
+  const values = all.map(([, v]) => v);
+  const lo = values.length ? Math.pow(10, Math.floor(Math.log10(Math.min(...values)))) : 1;
+  const hi = values.length ? Math.pow(10, Math.ceil(Math.log10(Math.max(...values)))) : 10;
+  const maxNines = Math.max(2, Math.ceil(Math.max(0, ...all.map(([p]) => nines(p)))));
+  const left = 70;
+  const top = 40;
+  const plotH = 260;
+  const plotW = Math.max(620, options.title.length * 7.5 - left);
+  const legendH = 20 * Math.ceil(options.series.length / 4);
+  const width = left + plotW + 20;
+  const height = top + plotH + 50 + legendH;
+  const x = (p: number): number => left + (Math.min(nines(p), maxNines) / maxNines) * plotW;
+  const y = (v: number): number => {
+    const f = (Math.log10(v) - Math.log10(lo)) / Math.max(1e-9, Math.log10(hi) - Math.log10(lo));
+    return top + plotH - Math.max(0, Math.min(1, f)) * plotH;
+  };
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="bold">${escape(options.title)}</text>`,
+    `<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(options.yLabel)} (log scale)</text>`,
+  ];
+  for (let t = lo; t <= hi * 1.0001; t *= 10) {
+    const ty = y(t).toFixed(1);
+    out.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${ty}" y2="${ty}" stroke="#ddd"/>`,
+      `<text x="${left - 6}" y="${(Number(ty) + 4).toFixed(1)}" text-anchor="end">${escape(format(t))}</text>`,
+    );
+  }
+  for (let n = 0; n <= maxNines; n++) {
+    const p = 100 * (1 - Math.pow(10, -n));
+    const tx = x(p).toFixed(1);
+    const label = n === 0 ? '0%' : `${Number(p.toFixed(n))}%`;
+    out.push(
+      `<line x1="${tx}" x2="${tx}" y1="${top}" y2="${top + plotH}" stroke="#eee"/>`,
+      `<text x="${tx}" y="${top + plotH + 16}" text-anchor="middle">${escape(label)}</text>`,
+    );
+  }
+  out.push(
+    `<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`,
+    `<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`,
+  );
+  options.series.forEach((s, si) => {
+    const points = s.points.filter(([, v]) => Number.isFinite(v) && v > 0);
+    if (points.length === 0) return;
+    const color = COLORS[si % COLORS.length] as string;
+    out.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map(([p, v]) => `${x(p).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"><title>${escape(s.name)}</title></polyline>`,
+    );
+    const lx = left + (si % 4) * 160;
+    const ly = top + plotH + 36 + Math.floor(si / 4) * 20;
+    out.push(
+      `<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${color}"/>`,
+      `<text x="${lx + 14}" y="${ly}">${escape(s.name)}</text>`,
+    );
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
