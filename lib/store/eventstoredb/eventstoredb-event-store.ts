@@ -372,6 +372,8 @@ function drain<T>(read: Readable, onItem: (item: T) => void): Promise<void> {
       read.destroy();
       reject(err);
     });
+    // Destroyed without an error (the client disposed): fail rather than wait forever.
+    read.once('close', () => reject(new Error('the read stream closed before its end')));
   });
 }
 
