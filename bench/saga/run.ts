@@ -137,7 +137,7 @@ const program = new Command('bench:saga')
   .option('--scale-in-flight <n>', 'sagas in flight in the scale run', int('--scale-in-flight'), 1024)
   .option(
     '--scale-max-ms <n>',
-    'stop placing new orders in a scale run after this long (a peer that collapses reports the rate it reached)',
+    "stop placing new orders in a peer's scale run after this long (sagastream-a always runs them all)",
     int('--scale-max-ms'),
     20_000,
   )
@@ -328,7 +328,11 @@ async function main(): Promise<number> {
           inFlight: inFlightAt(planned.case),
           stallMs: options.stallMs,
           ...(profile ? { profile } : {}),
-          ...(planned.case === scaleCase ? { maxMeasuredMs: options.scaleMaxMs } : {}),
+          // The framework always runs all the scale sagas (the claim is about 1e5 instances);
+          // a peer that collapses is stopped at the cap and reports the rate it reached.
+          ...(planned.case === scaleCase && planned.variant !== FRAMEWORK_A
+            ? { maxMeasuredMs: options.scaleMaxMs }
+            : {}),
         };
         const child = await runChild<SagaChildResult>({
           script: spec.script,
