@@ -355,21 +355,15 @@ export class ProcessEngine<S extends object = object> {
    */
   handle(state: ProcessState<S>, input: ProcessInput, now: Date): Decision<S> {
     const inputId = inputIdOf(state.processId, input);
-    const nothing = (outcome: DecisionOutcome, detail: string): Decision<S> => ({
-      outcome,
-      inputId,
-      detail,
-      events: [],
-      expectedRevision: state.revision ?? 'no_stream',
-      state,
-    });
-    if (state.handled.has(inputId)) return nothing('duplicate', `input ${inputId} was already handled`);
+    if (state.handled.has(inputId))
+      return nothing(state, inputId, 'duplicate', `input ${inputId} was already handled`);
     if (state.quarantine) {
-      return nothing('quarantined', `${state.stream} is quarantined since input ${state.quarantine.eventId}`);
+      const detail = `${state.stream} is quarantined since input ${state.quarantine.eventId}`;
+      return nothing(state, inputId, 'quarantined', detail);
     }
     const batch = this.#batch(state, inputId, now);
     const outcome = this.#decide(batch, input);
-    if (outcome) return nothing(outcome[0], outcome[1]);
+    if (outcome) return nothing(state, inputId, outcome[0], outcome[1]);
     return batch.finish(state);
   }
 
@@ -421,27 +415,15 @@ export class ProcessEngine<S extends object = object> {
         const { event } = input;
         const spec = def.handlers.get(event.type);
         if (!spec) return ['stale', `${def.name} does not handle ${event.type}`];
-        const where = `${event.type} ${event.id} (${event.stream}@${event.revision})`;
-        const ignored = (
-          reason: 'beforeStart' | 'afterFinish' | 'alreadyStarted',
-          policy: 'record' | 'ignore',
-          detail: string,
-        ) => {
-          if (policy === 'ignore') return [reason, detail] as [DecisionOutcome, string];
-          batch.emit(T.InputIgnored, {
-            eventId: event.id,
-            type: event.type,
-            stream: event.stream,
-            revision: String(event.revision),
-            reason,
-          });
-          batch.outcome = reason;
-          batch.detail = detail;
-          return undefined;
-        };
         if (draft.status === 'new') {
           if (spec.kind !== 'startedBy') {
-            return ignored('beforeStart', def.beforeStart, `${where} arrived before ${draft.stream} started`);
+            return ignored(
+              batch,
+              event,
+              'beforeStart',
+              def.beforeStart,
+              `${whereOf(event)} arrived before ${draft.stream} started`,
+            );
           }
           batch.emit(T.ProcessStarted, {
             process: def.name,
@@ -450,15 +432,19 @@ export class ProcessEngine<S extends object = object> {
           });
         } else if (isTerminal(draft.status)) {
           return ignored(
+            batch,
+            event,
             'afterFinish',
             def.afterFinish,
-            `${where} arrived after ${draft.stream} finished (${draft.status})`,
+            `${whereOf(event)} arrived after ${draft.stream} finished (${draft.status})`,
           );
         } else if (spec.kind === 'startedBy') {
           return ignored(
+            batch,
+            event,
             'alreadyStarted',
             'record',
-            `${where} would start ${draft.stream}, which has already started`,
+            `${whereOf(event)} would start ${draft.stream}, which has already started`,
           );
         }
         batch.recordInput('event', event.type, event.stream, event.revision);
@@ -552,6 +538,42 @@ export class ProcessEngine<S extends object = object> {
   #batch(state: ProcessState<S>, inputId: string, now: Date): Batch<S> {
     return new Batch(this.definition, Draft.from(this.definition, state), inputId, now, this.#hooks);
   }
+}
+
+/** A decision that appends nothing. */
+function nothing<S extends object>(
+  state: ProcessState<S>,
+  inputId: string,
+  outcome: DecisionOutcome,
+  detail: string,
+): Decision<S> {
+  return { outcome, inputId, detail, events: [], expectedRevision: state.revision ?? 'no_stream', state };
+}
+
+/** An event the instance cannot take: `InputIgnored` per `policy`, or nothing. */
+function ignored<S extends object>(
+  batch: Batch<S>,
+  event: DecodedEvent,
+  reason: 'beforeStart' | 'afterFinish' | 'alreadyStarted',
+  policy: 'record' | 'ignore',
+  detail: string,
+): [DecisionOutcome, string] | undefined {
+  if (policy === 'ignore') return [reason, detail];
+  batch.emit(T.InputIgnored, {
+    eventId: event.id,
+    type: event.type,
+    stream: event.stream,
+    revision: String(event.revision),
+    reason,
+  });
+  batch.outcome = reason;
+  batch.detail = detail;
+  return undefined;
+}
+
+// Built only for the detail of an input not taken: every input paying for it cost a string.
+function whereOf(event: DecodedEvent): string {
+  return `${event.type} ${event.id} (${event.stream}@${event.revision})`;
 }
 
 /** True for a `sagastream.Snapshot` record: replay may start from the last one. */
