@@ -208,21 +208,24 @@ function skipsKey(target: Record<string, unknown>, key: string): boolean {
 /** plainToInstance(cls, data) for an undecorated class and plain JSON data. */
 function fromPlainFast<T extends object>(cls: new () => T, data: PlainData, info: ClassInfo): T | Bail {
   const out = new cls() as Record<string, unknown>;
-  const keys = Object.keys(data);
-  if (sameKeys(keys, info.flat)) {
+  const flatKeys = info.flat;
+  if (flatKeys !== undefined) {
     // Keys this class copies as they are; with only primitive values (most events) one
     // Object.assign does the copy: a field-by-field store here sees every message class's
-    // shape (megamorphic) and cost ~3x as much.
+    // shape (megamorphic) and cost ~3x as much. for-in allocates no key array; an inherited
+    // enumerable key makes the sequence differ and takes the path below.
+    let i = 0;
     let flat = true;
-    for (let i = 0; i < keys.length; i++) {
-      const value = data[keys[i] as string];
-      if (value !== null && typeof value === 'object') {
+    for (const key in data) {
+      const value = data[key];
+      if (key !== flatKeys[i++] || (value !== null && typeof value === 'object')) {
         flat = false;
         break;
       }
     }
-    if (flat) return Object.assign(out, data) as T;
+    if (flat && i === flatKeys.length) return Object.assign(out, data) as T;
   }
+  const keys = Object.keys(data);
   const plan = info.plan;
   let skipped = false;
   let nested = false;
@@ -245,13 +248,6 @@ function fromPlainFast<T extends object>(cls: new () => T, data: PlainData, info
   }
   if (!skipped && !nested && keys.length <= PLANNED_KEYS) info.flat = keys;
   return out as T;
-}
-
-/** True when `keys` holds the same keys as `known`, in the same order. */
-function sameKeys(keys: readonly string[], known: readonly string[] | undefined): boolean {
-  if (known === undefined || known.length !== keys.length) return false;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== known[i]) return false;
-  return true;
 }
 
 /** The PLAIN_TO_CLASS walk of a value with no target type. */
