@@ -10,8 +10,11 @@ import { until } from '../helpers/until';
 import { runChild } from '../saga/fixtures/child';
 
 const WORKER = join(__dirname, 'fixtures', 'workflow-worker.ts');
+/** A deadline, not a sleep: a child worker compiles and connects first, slow on a loaded machine. */
+const RECOVERY_MS = 60_000;
 
-describe('ProcessRuntime crash recovery of workflows', () => {
+describe('ProcessRuntime crash recovery of workflows', function () {
+  this.timeout(4 * RECOVERY_MS);
   let embedded: Awaited<ReturnType<typeof startEmbedded>>;
   let store: EventStoreDbEventStore;
   let dir: string;
@@ -66,7 +69,7 @@ describe('ProcessRuntime crash recovery of workflows', () => {
         children.push(second.child);
         await until(
           async () => (await store.readStream(stream)).some((e) => e.type === end),
-          15_000,
+          RECOVERY_MS,
           `${end}`,
         );
         second.child.kill('SIGTERM');
@@ -97,6 +100,7 @@ describe('ProcessRuntime crash recovery of workflows', () => {
         EVENTSTORE_CONNECTION_STRING: embedded.connectionString,
         WF_CALLS_FILE: callsFile,
         WF_CRASH_IN: 'reserve',
+        WF_WITH_PROCESS: '1',
       };
       const first = runChild(WORKER, env);
       children.push(first.child);
@@ -107,11 +111,11 @@ describe('ProcessRuntime crash recovery of workflows', () => {
           .map((e) => (e.data as { n: number }).n);
       // The reminder's timer is due after the kill, so only the restarted worker can fire it.
       await store.append(`request-${id}`, [
-        { id: uuid(), type: 'ReminderRequested', data: { id, delayMs: 8000 } },
+        { id: uuid(), type: 'ReminderRequested', data: { id, delayMs: 20_000 } },
       ]);
       for (const n of [1, 2])
         await store.append(`poke-${id}`, [{ id: uuid(), type: 'Poke', data: { id, n } }]);
-      await until(async () => (await pokes()).length === 2, 15_000, 'the first two pokes noted');
+      await until(async () => (await pokes()).length === 2, RECOVERY_MS, 'the first two pokes noted');
 
       const runId = uuid();
       await store.append(`crashorder-${runId}`, [
@@ -128,13 +132,13 @@ describe('ProcessRuntime crash recovery of workflows', () => {
       const stream = `crashy-${runId}`;
       await until(
         async () => (await store.readStream(stream)).some((e) => e.type === P.ProcessCompleted),
-        15_000,
+        RECOVERY_MS,
         'the workflow run completed',
       );
-      await until(async () => (await pokes()).length === 3, 15_000, 'the third poke noted');
+      await until(async () => (await pokes()).length === 3, RECOVERY_MS, 'the third poke noted');
       await until(
         async () => (await store.readStream(`reminderSent-${id}`)).length === 1,
-        15_000,
+        RECOVERY_MS,
         'the reminder sent',
       );
       second.child.kill('SIGTERM');
