@@ -249,34 +249,36 @@ describe('EventLog (directory mode)', () => {
   });
 
   describe('when the writing process is killed with SIGKILL', () => {
-    it('keeps every acknowledged append and links each exactly once', async function () {
-      this.timeout(20_000);
-      const fixture = path.join(__dirname, 'fixtures', 'append-until-killed.ts');
-      const child = spawn(process.execPath, ['-r', './spec/register.js', fixture, dir], {
-        cwd: REPO,
-        stdio: ['ignore', 'pipe', 'inherit'],
+    for (const writers of [8, 1]) {
+      it(`keeps every acknowledged append and links each exactly once (${writers === 1 ? 'one writer' : `${writers} concurrent writers`})`, async function () {
+        this.timeout(20_000);
+        const fixture = path.join(__dirname, 'fixtures', 'append-until-killed.ts');
+        const child = spawn(process.execPath, ['-r', './spec/register.js', fixture, dir, String(writers)], {
+          cwd: REPO,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        const acked: string[] = [];
+        let buffered = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('utf8');
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) if (line.startsWith('acked ')) acked.push(line.slice(6));
+        });
+        const exited = new Promise((resolve) => child.on('exit', resolve));
+        try {
+          await until(() => acked.length >= 300, 15_000, '300 acknowledged appends from the child');
+        } finally {
+          child.kill('SIGKILL');
+          await exited;
+        }
+        const reopened = await open({ segmentSize: 64 * 1024 });
+        const stored = new Set(reopened.readAll().map((r) => `${r.event!.stream} ${r.event!.id}`));
+        for (const entry of acked) expect(stored.has(entry), entry).to.equal(true);
+        const linked = reopened.readStream('$ce-order', { resolveLinks: true }).map((r) => r.event!.id);
+        const sources = reopened.readAll().filter((r) => r.event!.stream.startsWith('order-'));
+        expect([...linked].sort()).to.deep.equal(sources.map((r) => r.event!.id).sort());
       });
-      const acked: string[] = [];
-      let buffered = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) if (line.startsWith('acked ')) acked.push(line.slice(6));
-      });
-      const exited = new Promise((resolve) => child.on('exit', resolve));
-      try {
-        await until(() => acked.length >= 300, 15_000, '300 acknowledged appends from the child');
-      } finally {
-        child.kill('SIGKILL');
-        await exited;
-      }
-      const reopened = await open({ segmentSize: 64 * 1024 });
-      const stored = new Set(reopened.readAll().map((r) => `${r.event!.stream} ${r.event!.id}`));
-      for (const entry of acked) expect(stored.has(entry), entry).to.equal(true);
-      const linked = reopened.readStream('$ce-order', { resolveLinks: true }).map((r) => r.event!.id);
-      const sources = reopened.readAll().filter((r) => r.event!.stream.startsWith('order-'));
-      expect([...linked].sort()).to.deep.equal(sources.map((r) => r.event!.id).sort());
-    });
+    }
   });
 });
