@@ -304,8 +304,17 @@ export class KeyedWorkQueue<T> {
     this.settle();
   }
 
+  /** True when some capacity waiter's limit is above the active count. */
+  private canRelease(): boolean {
+    const active = this.active();
+    for (let i = 0; i < this.capacityWaiters.length; i++)
+      if (active < (this.capacityWaiters[i] as { limit: number }).limit) return true;
+    return false;
+  }
+
   private settle(): void {
-    if (this.capacityWaiters.length > 0) {
+    // Runs after every item while a feed waits for room: allocate only when one can go.
+    if (this.capacityWaiters.length > 0 && this.canRelease()) {
       const active = this.active();
       const still: typeof this.capacityWaiters = [];
       for (const waiter of this.capacityWaiters) {
