@@ -102,6 +102,7 @@ interface Options {
   scaleMaxMs: number;
   scaleRounds: number;
   full: boolean;
+  latencyVariants: string[];
 }
 
 const program = new Command('bench:saga')
@@ -116,6 +117,12 @@ const program = new Command('bench:saga')
     [1, 64, 256, 1024],
   )
   .option('--latency-orders <n>', 'measured orders at 1 in flight', int('--latency-orders'), 100)
+  .option(
+    '--latency-variants <list>',
+    'variants run at 1 in flight (the latency of one saga alone: durable against durable)',
+    (v) => v.split(',').map((s) => s.trim()),
+    [FLOOR, FRAMEWORK, RESTATE],
+  )
   .option(
     '--scale <n>',
     'sagas in one extra run per round of each --scale-variants (the "no collapse at 1e5 instances" check); 0 skips it',
@@ -139,7 +146,7 @@ const program = new Command('bench:saga')
     '--scale-max-ms <n>',
     "stop placing new orders in a peer's scale run after this long (sagastream-a always runs them all)",
     int('--scale-max-ms'),
-    20_000,
+    10_000,
   )
   .option(
     '--full',
@@ -286,12 +293,14 @@ async function main(): Promise<number> {
   );
 
   // The scale case (keyed by its saga count) follows each round's sizes, for its variants only.
-  const schedule = interleave(options.variants, options.sizes, options.rounds).flatMap((run, i, all) => {
-    const lastOfRound = all[i + 1]?.round !== run.round;
-    return lastOfRound && scaleCase > 0 && run.round <= options.scaleRounds
-      ? [run, ...scaleVariants.map((variant) => ({ variant, case: scaleCase, round: run.round }))]
-      : [run];
-  });
+  const schedule = interleave(options.variants, options.sizes, options.rounds)
+    .filter((run) => run.case !== 1 || options.latencyVariants.includes(run.variant))
+    .flatMap((run, i, all) => {
+      const lastOfRound = all[i + 1]?.round !== run.round;
+      return lastOfRound && scaleCase > 0 && run.round <= options.scaleRounds
+        ? [run, ...scaleVariants.map((variant) => ({ variant, case: scaleCase, round: run.round }))]
+        : [run];
+    });
   const runs: Run[] = [];
   const backend = `B: embedded server (${options.memory ? 'in-memory' : 'durable, fsynced'} log) in its own process, over @eventstore/db-client 6.2.1; A: LocalEventStore in memory, in the variant process`;
   console.log(`bench:saga  ${backend}`);
