@@ -182,6 +182,11 @@ function sagaSection(r: { file: string; data: Json }): string {
   const variants = [...new Set(summary.map((s) => s.variant as string))];
   const sizes = [...new Set(summary.map((s) => s.inFlight as number))].sort((a, b) => a - b);
   const custom = (o.script as string[] | undefined) ?? [];
+  // The scale run is keyed by its saga count; its concurrency is the sagas actually in flight.
+  const sizeLabel = (n: number): string => {
+    const c = summary.find((s) => s.inFlight === n && s.concurrency !== undefined && s.concurrency !== n);
+    return c ? `${compact(n)} sagas @${c.concurrency}` : `${n} in flight`;
+  };
   const backendOf = (v: string): string | undefined =>
     summary.find((s) => s.variant === v)?.backend as string | undefined;
   const backendLines = variants.flatMap((v) => {
@@ -207,7 +212,7 @@ function sagaSection(r: { file: string; data: Json }): string {
       series: variants,
       log: true,
       groups: sizes.map((n) => ({
-        label: `${n} in flight`,
+        label: sizeLabel(n),
         values: Object.fromEntries(
           variants.map((v) => [
             v,
@@ -224,9 +229,10 @@ function sagaSection(r: { file: string; data: Json }): string {
       const floor = summary.find((x) => x.variant === 'floor' && x.inFlight === n);
       return [
         [
-          String(n),
+          sizeLabel(n).replace(' in flight', ''),
           v,
           cell(s.sagasPerSecond),
+          num(s.sagasPerSecondPerCore?.median),
           cell(s.clientCpuUsPerSaga),
           cell(s.serverCpuUsPerSaga),
           num(s.gcMs?.median),
@@ -276,7 +282,7 @@ ${backendLines.join('\n')}
 ${noteLines.length ? `\n${noteLines.join('\n')}\n` : ''}
 ![bench:saga](${path})
 
-${table(['in flight', 'variant', 'sagas/s', 'client CPU us/saga', 'server CPU us/saga', 'GC ms', 'peak heap MiB', 'p50 ms', 'p99 ms', 'x floor', 'lost', 'dup'], rows, 2)}
+${table(['in flight', 'variant', 'sagas/s', 'sagas/s per core', 'client CPU us/saga', 'server CPU us/saga', 'GC ms', 'peak heap MiB', 'p50 ms', 'p99 ms', 'x floor', 'lost', 'dup'], rows, 2)}
 
 Median (min-max) over the rounds; latency is closed-loop (placed to finished).
 
