@@ -288,8 +288,13 @@ export async function start(options: RestatePeerOptions): Promise<RestatePeer> {
   server.stdout?.on('data', onOutput);
   server.stderr?.on('data', onOutput);
   let exited: string | undefined;
+  // Never leave restate-server behind when this process ends without close() (an error, or
+  // process.exit). A SIGKILL of this process still orphans it: its --base-dir names it.
+  const killOnExit = () => server.kill('SIGKILL');
+  process.once('exit', killOnExit);
   server.once('exit', (code, signal) => {
     exited = `restate-server exited (code ${code}, signal ${signal})`;
+    process.removeListener('exit', killOnExit);
   });
 
   const endpoint = http2.createServer(
