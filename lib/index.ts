@@ -128,6 +128,9 @@ export type {
   Clock,
   Logger,
   RuntimeReport,
+  ReportOwner,
+  SagaDependencies,
+  ReleaseResult,
   BackoffOptions,
   Stoppable,
   StopOnSignalsOptions,
@@ -147,6 +150,11 @@ export {
   VirtualClock,
   testSaga,
   SagaFixture,
+  stepFails,
+  stepSucceeds,
+  compensationFails,
+  WorkflowScenario,
+  SagaScenario,
 } from './testing';
 export type {
   Expectation,
@@ -156,6 +164,9 @@ export type {
   ExpectedPublishedEvent,
   SagaExpectation,
   SagaFixtureExecution,
+  GivenWorkflowOptions,
+  GivenSagaOptions,
+  AnyFixture,
 } from './testing';
 
 // step workflows
@@ -166,6 +177,8 @@ export {
   replayRun,
   runStream,
   leaseStream,
+  releaseRun,
+  runKindOf,
 } from './workflow';
 export type {
   Workflow,
@@ -184,6 +197,7 @@ export type {
   WorkflowReport,
   WorkflowRuntimeOptions,
   StepEventData,
+  RunRelease,
 } from './workflow';
 
 // action sagas
