@@ -348,7 +348,7 @@ export class MissingDependencyError extends SagastreamError {
     options?: { cause?: unknown },
   ) {
     super(
-      `${usedBy} needs a ${dependency}, but none is configured. Pass \`${dependency}\` to the SagaExecutor options.`,
+      `${usedBy} needs a ${dependency}, but none is configured. Pass \`${dependency}\` to the SagaExecutor options, or to runtime.registerSaga(setup, { ${dependency} }) when the saga runs on ProcessRuntime.`,
       options,
     );
   }
