@@ -307,11 +307,24 @@ export class EventLog implements SubscriptionHost {
    * @throws StreamDeletedError when it (or, for `$$x`, `x`) is tombstoned
    */
   readStream(stream: string, options: ReadStreamOptions = {}): ResolvedEvent[] {
+    const events = this.tryReadStream(stream, options);
+    if (events === undefined) throw new StreamNotFoundError(stream);
+    return events;
+  }
+
+  /**
+   * {@link readStream} for callers to whom a missing stream is a normal answer: returns
+   * `undefined` where `readStream` throws StreamNotFoundError, without building an error
+   * (and its stack) for every first read of a stream.
+   *
+   * @throws StreamDeletedError when it (or, for `$$x`, `x`) is tombstoned
+   */
+  tryReadStream(stream: string, options: ReadStreamOptions = {}): ResolvedEvent[] | undefined {
     this.assertOpen();
     const state = this.streams.get(stream);
     this.assertReadableNotTombstoned(stream, state);
     const length = state ? this.visibleLength(state) : 0;
-    if (!state || length === 0 || state.meta?.softDeleted) throw new StreamNotFoundError(stream);
+    if (!state || length === 0 || state.meta?.softDeleted) return undefined;
     const min = this.minReadable(state, length);
     const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
     const resolveLinks = options.resolveLinks ?? false;

@@ -85,18 +85,15 @@ export class LocalEventStore implements EventStore {
   /** {@inheritDoc EventStore.readStream} */
   async readStream(stream: string, options?: ReadOptions): Promise<StoredEventRecord[]> {
     this.ensureOpen();
-    let resolved: ResolvedEvent[];
-    try {
-      resolved = this.log.readStream(stream, {
-        from: options?.fromRevision ?? (options?.direction === 'backwards' ? 'end' : 'start'),
-        direction: options?.direction ?? 'forwards',
-        ...(options?.maxCount === undefined ? {} : { maxCount: options.maxCount }),
-        resolveLinks: true,
-      });
-    } catch (err) {
-      if (err instanceof StreamNotFoundError) return [];
-      throw err;
-    }
+    // A missing stream is a normal answer here (every process and service starts with one),
+    // so ask without building a StreamNotFoundError and its stack.
+    const resolved = this.log.tryReadStream(stream, {
+      from: options?.fromRevision ?? (options?.direction === 'backwards' ? 'end' : 'start'),
+      direction: options?.direction ?? 'forwards',
+      ...(options?.maxCount === undefined ? {} : { maxCount: options.maxCount }),
+      resolveLinks: true,
+    });
+    if (resolved === undefined) return [];
     const records: StoredEventRecord[] = [];
     for (const entry of resolved) {
       // A link whose target is gone carries nothing to read; subscriptions report it instead.
