@@ -7,9 +7,14 @@
 
 interface Log {
   readonly ids: string[];
-  /** The latest position of each id in `ids`. */
-  readonly latest: Map<string, number>;
+  /**
+   * The latest position of each id in `ids`; built only once the log is longer than
+   * `INDEX_AFTER` (a short process scans a few ids and saves the map's memory).
+   */
+  latest: Map<string, number> | undefined;
 }
+
+const INDEX_AFTER = 16;
 
 /** A compacting copy is made once this many ids are out of every window. */
 const COMPACT_AFTER = 1024;
@@ -27,7 +32,7 @@ export class HandledInputs implements ReadonlySet<string> {
 
   /** An empty set. */
   static empty(): HandledInputs {
-    return new HandledInputs({ ids: [], latest: new Map() }, 0, 0);
+    return new HandledInputs({ ids: [], latest: undefined }, 0, 0);
   }
 
   /** The set of `ids` (oldest first, without repeats), keeping the newest `limit`. */
@@ -42,6 +47,10 @@ export class HandledInputs implements ReadonlySet<string> {
   }
 
   has(id: string): boolean {
+    if (this.log.latest === undefined) {
+      const i = this.log.ids.indexOf(id, this.start);
+      return i >= 0 && i < this.end;
+    }
     const at = this.log.latest.get(id);
     if (at === undefined || at < this.start) return false;
     if (at < this.end) return true;
@@ -58,11 +67,15 @@ export class HandledInputs implements ReadonlySet<string> {
       return HandledInputs.of([...this.values()].filter((x) => x !== id).concat(id), limit);
     }
     const tip = this.end === ids.length && this.start < COMPACT_AFTER;
-    const log = tip ? this.log : { ids: ids.slice(this.start, this.end), latest: new Map<string, number>() };
-    if (!tip) log.ids.forEach((x, i) => log.latest.set(x, i));
+    const log: Log = tip ? this.log : { ids: ids.slice(this.start, this.end), latest: undefined };
     const start = tip ? this.start : 0;
     log.ids.push(id);
-    log.latest.set(id, log.ids.length - 1);
+    if (log.latest !== undefined) log.latest.set(id, log.ids.length - 1);
+    else if (log.ids.length > INDEX_AFTER) {
+      const latest = new Map<string, number>();
+      log.ids.forEach((x, i) => latest.set(x, i));
+      log.latest = latest;
+    }
     const end = log.ids.length;
     return new HandledInputs(log, Math.max(start, end - limit), end);
   }
