@@ -40,6 +40,8 @@ export interface HostSettings {
   readonly report: (report: RuntimeReport) => void;
   readonly concurrency: number;
   readonly relayConcurrency: number;
+  /** Deliveries queued before the relay stops reading its subscription. */
+  readonly relayBacklog: number;
   readonly batchSize: number;
   readonly checkpointEvery: number;
   readonly checkpointIntervalMs: number;
@@ -183,7 +185,17 @@ export class ProcessHost {
         onEvent: (event, ticket) => this.takeTimerEvent(event, ticket),
       });
     }
-    this.consumers.push(this.consumer(`${this.name}.relay`, { category: this.name }, lanes, this.relayQueue));
+    // The relay's bound is its own: after a crash its tail holds every command still to deliver,
+    // and a bound of two pages made reading that tail wait on each delivery's round trips.
+    this.consumers.push(
+      this.consumer(
+        `${this.name}.relay`,
+        { category: this.name },
+        lanes,
+        this.relayQueue,
+        Math.max(settings.relayBacklog, settings.batchSize * 2),
+      ),
+    );
   }
 
   get name(): string {
@@ -679,8 +691,8 @@ export class ProcessHost {
     source: SubscriptionSource,
     lanes: readonly SubscriptionLane[],
     queue: Pick<KeyedWorkQueue<never>, 'whenBelow' | 'whenIdle'> | undefined,
+    limit = this.settings.batchSize * 2,
   ): SubscriptionConsumer {
-    const limit = this.settings.batchSize * 2;
     return new SubscriptionConsumer({
       store: this.settings.store,
       name,

@@ -39,6 +39,12 @@ export interface ProcessRuntimeOptions {
   readonly concurrency?: number;
   /** Commands delivered at once, per process. @default 64 */
   readonly relayConcurrency?: number;
+  /**
+   * Commands queued for delivery, per process, before the relay stops reading its
+   * subscription. Large, so a restart reads the relay's tail at catch-up speed instead of at
+   * delivery speed; a queued command costs a few hundred bytes. @default 16384
+   */
+  readonly relayBacklog?: number;
   /** Events per page pulled from each subscription. @default 256 */
   readonly batchSize?: number;
   /** Store a checkpoint after this many events are safe. @default 512 */
@@ -195,6 +201,7 @@ export class ProcessRuntime {
         report: (report) => this.report({ ...report, owner: 'process' }),
         concurrency: o.concurrency ?? 64,
         relayConcurrency: o.relayConcurrency ?? 64,
+        relayBacklog: o.relayBacklog ?? 16_384,
         batchSize: o.batchSize ?? 256,
         checkpointEvery: o.checkpointEvery ?? 512,
         checkpointIntervalMs: o.checkpointIntervalMs ?? 1000,
