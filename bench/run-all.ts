@@ -34,7 +34,7 @@ export const SUITES: readonly Suite[] = [
   {
     name: 'saga',
     script: 'bench/saga/run.ts',
-    small: ['--rounds', '3', '--sizes', '64,256,1024', '--orders', '400'],
+    small: ['--rounds', '2', '--sizes', '1,64,1024', '--orders', '400', '--latency-orders', '50'],
     full: ['--rounds', '5', '--sizes', '64,256,1024', '--orders', '4000', '--warmup', '500'],
   },
   {
