@@ -61,7 +61,16 @@ describe('sagastream processes', () => {
   async function run(...args: string[]): Promise<string[]> {
     const lines: string[] = [];
     const program = new Command('sagastream').exitOverride();
-    registerProcessesCommand(program, { out: (line) => lines.push(line), err: (line) => lines.push(line) });
+    // The command gets an adapter over the worker's own client: @eventstore/db-client 6.2.1
+    // keeps one process-wide table of pending BatchAppend replies, so disposing a second client
+    // while the worker's appends are in flight fails them and leaves their late replies without
+    // an owner, and that client's appends then never answer (fixed upstream in the KurrentDB
+    // client, PR #523). The child-process tests cover the command opening its own connection.
+    registerProcessesCommand(
+      program,
+      { out: (line) => lines.push(line), err: (line) => lines.push(line) },
+      { openStore: () => new EventStoreDbEventStore(store.client) },
+    );
     await program.parseAsync(['processes', ...args, '--connection', server.connectionString], {
       from: 'user',
     });
