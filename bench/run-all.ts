@@ -34,7 +34,7 @@ export const SUITES: readonly Suite[] = [
   {
     name: 'saga',
     script: 'bench/saga/run.ts',
-    small: ['--rounds', '2', '--sizes', '1,64,1024', '--orders', '400', '--latency-orders', '50'],
+    small: ['--rounds', '2', '--sizes', '1,1024', '--orders', '400', '--latency-orders', '50'],
     full: ['--rounds', '5', '--sizes', '64,256,1024', '--orders', '4000', '--warmup', '500'],
   },
   {
@@ -60,7 +60,7 @@ export const SUITES: readonly Suite[] = [
     script: 'bench/latency/run.ts',
     // Child start-up (and restate-server's) dominates a latency run, so the small size keeps
     // the rounds and loads and shortens each open-loop window.
-    small: ['--rounds', '3', '--duration', '1000', '--calibrate-ms', '1500', '--warmup', '200'],
+    small: ['--rounds', '2', '--duration', '1000', '--calibrate-ms', '1500', '--warmup', '200'],
     full: ['--full'],
   },
 ];
