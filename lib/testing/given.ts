@@ -82,25 +82,19 @@ function runFixtureOf(f: AnyFixture, step: string): WorkflowFixture | SagaFixtur
   return f;
 }
 
-/**
- * A given/when/then test of a step workflow, on the real runtime with an in-memory store and
- * virtual time (see {@link WorkflowFixture}, reachable as `fixture`). Every method queues a
- * step; return the scenario from the test (or `await scenario.done()`): it runs the queue,
- * then closes the store.
- */
-export class WorkflowScenario {
-  constructor(
-    /** The fixture underneath: `failStep`, `runState`, `store`, `clock`... */
-    readonly fixture: WorkflowFixture,
-    private readonly workflow: Workflow<never, unknown>,
-  ) {}
+/** What a scenario needs of its fixture: virtual time, expectations, and running to the end. */
+interface ScenarioFixture<E> extends PromiseLike<unknown> {
+  advanceTime(ms: number): unknown;
+  expect(expectation: E): unknown;
+  close(): Promise<void>;
+}
 
-  /** A trigger event starts a run; any other event is delivered as an input the runs may await. */
-  when(event: FixtureEvent): this {
-    if (this.workflow.triggerTypes.has(event.type)) this.fixture.given(event);
-    else this.fixture.receive(event);
-    return this;
-  }
+/** The shared part of {@link WorkflowScenario} and {@link SagaScenario}: time, `then`, `done`. */
+abstract class RunScenario<F extends ScenarioFixture<E>, E> {
+  constructor(
+    /** The fixture underneath. */
+    readonly fixture: F,
+  ) {}
 
   /** Moves virtual time on by `ms`, waking each sleep, wait timeout and retry when due. */
   advanceTime(ms: number): this {
@@ -112,12 +106,9 @@ export class WorkflowScenario {
    * Asserts what the run has recorded so far (omitted keys are not checked). Called with a
    * function, as `await` and test runners do, it runs the queued steps and closes the fixture.
    */
-  then(
-    expectation: WorkflowExpectation | ((value: undefined) => unknown),
-    onrejected?: (reason: unknown) => unknown,
-  ): this {
+  then(expectation: E | ((value: undefined) => unknown), onrejected?: (reason: unknown) => unknown): this {
     if (typeof expectation === 'function') {
-      void this.done().then(() => expectation(undefined), onrejected);
+      void this.done().then(() => (expectation as (value: undefined) => unknown)(undefined), onrejected);
       return this;
     }
     this.fixture.expect(expectation);
@@ -125,54 +116,44 @@ export class WorkflowScenario {
   }
 
   /** Runs the queued steps and closes the fixture; rejects with the first failure. */
-  done(): Promise<void> {
-    return finish(this.fixture);
+  async done(): Promise<void> {
+    try {
+      await this.fixture;
+    } finally {
+      await this.fixture.close();
+    }
+  }
+}
+
+/**
+ * A given/when/then test of a step workflow, on the real runtime with an in-memory store and
+ * virtual time (see {@link WorkflowFixture}, reachable as `fixture`). Every method queues a
+ * step; return the scenario from the test (or `await scenario.done()`): it runs the queue,
+ * then closes the store.
+ */
+export class WorkflowScenario extends RunScenario<WorkflowFixture, WorkflowExpectation> {
+  constructor(
+    /** The fixture underneath: `failStep`, `runState`, `store`, `clock`... */
+    fixture: WorkflowFixture,
+    private readonly workflow: Workflow<never, unknown>,
+  ) {
+    super(fixture);
+  }
+
+  /** A trigger event starts a run; any other event is delivered as an input the runs may await. */
+  when(event: FixtureEvent): this {
+    if (this.workflow.triggerTypes.has(event.type)) this.fixture.given(event);
+    else this.fixture.receive(event);
+    return this;
   }
 }
 
 /** A given/when/then test of an action saga (see {@link SagaFixture}, reachable as `fixture`). */
-export class SagaScenario<I> {
-  constructor(
-    /** The fixture underneath: `failAction`, `withDependencies`, `store`, `clock`... */
-    readonly fixture: SagaFixture<I>,
-  ) {}
-
+export class SagaScenario<I> extends RunScenario<SagaFixture<I>, SagaExpectation> {
   /** Executes the saga with `input` until it ends or waits out a retry delay. */
   when(input?: I, options: Omit<SagaFixtureExecution<I>, 'input'> = {}): this {
     this.fixture.execute({ ...options, ...(input === undefined ? {} : { input }) });
     return this;
-  }
-
-  /** Moves virtual time on by `ms`, letting each retry that falls due run. */
-  advanceTime(ms: number): this {
-    this.fixture.advanceTime(ms);
-    return this;
-  }
-
-  /** Asserts what the saga and the buses recorded so far; see {@link WorkflowScenario.then}. */
-  then(
-    expectation: SagaExpectation | ((value: undefined) => unknown),
-    onrejected?: (reason: unknown) => unknown,
-  ): this {
-    if (typeof expectation === 'function') {
-      void this.done().then(() => expectation(undefined), onrejected);
-      return this;
-    }
-    this.fixture.expect(expectation);
-    return this;
-  }
-
-  /** Runs the queued steps and closes the fixture; rejects with the first failure. */
-  done(): Promise<void> {
-    return finish(this.fixture);
-  }
-}
-
-async function finish(fixture: WorkflowFixture | SagaFixture<any>): Promise<void> {
-  try {
-    await fixture;
-  } finally {
-    await fixture.close();
   }
 }
 
