@@ -1,5 +1,5 @@
-// The floor of bench:saga and bench:latency: the order-fulfillment saga written by hand on
-// @eventstore/db-client, doing the store work a careful hand-written implementation needs and nothing more:
+// The floor of bench:saga and bench:latency: the order-fulfillment saga written by hand,
+// doing the store work a careful hand-written implementation needs and nothing more:
 // - the same appends as the framework: OrderPlaced; one append to orderFulfillment-<id>
 //   per input, with the same events (dedupe record, decision, commands, compensations);
 //   the services' read-then-append on their domain streams (the sample's services);
@@ -7,20 +7,14 @@
 // - inputs from $ce-order/payment/inventory/shipment and an outbox relay on
 //   $ce-orderFulfillment (one consumer), each storing a checkpoint every 512 events
 //   or 1 s, never ahead of the work.
-import { randomUUID } from 'node:crypto';
-import {
-  type AppendExpectedRevision,
-  type EventStoreDBClient,
-  type ResolvedEvent,
-  START,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  jsonEvent,
-} from '@eventstore/db-client';
+// It runs on a small store interface (floor-store.ts): @eventstore/db-client to the
+// embedded server (back-end B, `floor`) or the framework's EventStore port on
+// LocalEventStore in process (back-end A, `floor-a`).
 import { v5 as uuidv5 } from 'uuid';
 import type { OrderLine } from '../../samples/order-fulfillment/messages';
 import type { PlacedOrderData } from '../../samples/order-fulfillment/place-orders';
 import type { OpCounts } from './counting-event-store';
+import type { FloorData, FloorStore } from './floor-store';
 import { classifyStream } from './streams';
 import { Completion } from './workload';
 
@@ -29,7 +23,7 @@ const SERVICE_NAMESPACE = '6f1c2f52-2a51-4a37-9c0e-5b0f5a6c3d10';
 const CHECKPOINT_EVERY = 512;
 const CHECKPOINT_INTERVAL_MS = 1000;
 
-type Data = Record<string, unknown>;
+type Data = FloorData;
 interface Out {
   readonly type: string;
   readonly data: Data;
@@ -105,7 +99,7 @@ export class FloorSaga {
    *   (bench:latency's first-hop latency).
    */
   constructor(
-    private readonly client: EventStoreDBClient,
+    private readonly store: FloorStore,
     private readonly onFirstDecision?: (orderId: string) => void,
   ) {}
 
@@ -124,41 +118,33 @@ export class FloorSaga {
   async start(): Promise<void> {
     const sources = ['order', 'payment', 'inventory', 'shipment', 'orderFulfillment'];
     // Checkpoint streams keep only their last event (set once, before any work).
-    await Promise.all(
-      sources.map((s) => this.client.setStreamMetadata(`floorCheckpoint-${s}`, { maxCount: 1 })),
-    );
+    await Promise.all(sources.map((s) => this.store.setMaxCount(`floorCheckpoint-${s}`, 1)));
     for (const category of sources) {
       const checkpoints = new Checkpoints(category, (name, position) => this.writeCheckpoint(name, position));
       this.checkpoints.push(checkpoints);
-      const subscription = this.client.subscribeToStream(`$ce-${category}`, {
-        fromRevision: START,
-        resolveLinkTos: true,
-      });
       const label = `subscriptionEvents:$ce-${category}`;
       const onEvent = category === 'orderFulfillment' ? this.relay : this.input;
-      subscription.on('data', (resolved: ResolvedEvent) => {
-        const event = resolved.event;
-        const position = resolved.link?.revision ?? event?.revision;
-        if (event === undefined || position === undefined) return;
-        this.add(label);
-        this.lastEventAt = performance.now();
-        const done = checkpoints.track(position);
-        this.busy++;
-        onEvent(event.type, event.id, event.streamId, event.revision, event.data as Data).then(
-          () => {
-            this.busy--;
-            done();
-          },
-          (error: unknown) => {
-            this.busy--;
-            console.error(
-              `floor: ${event.type} ${event.streamId}@${event.revision} failed: ${String(error)}`,
-            );
-          },
-        );
-      });
-      subscription.on('error', (error) =>
-        console.error(`floor: subscription $ce-${category}: ${String(error)}`),
+      const subscription = this.store.subscribeToCategory(
+        category,
+        (event) => {
+          this.add(label);
+          this.lastEventAt = performance.now();
+          const done = checkpoints.track(event.position);
+          this.busy++;
+          onEvent(event.type, event.id, event.stream, event.revision, event.data).then(
+            () => {
+              this.busy--;
+              done();
+            },
+            (error: unknown) => {
+              this.busy--;
+              console.error(
+                `floor: ${event.type} ${event.stream}@${event.revision} failed: ${String(error)}`,
+              );
+            },
+          );
+        },
+        (error) => console.error(`floor: subscription $ce-${category}: ${String(error)}`),
       );
       this.subscriptions.push(subscription);
     }
@@ -183,47 +169,43 @@ export class FloorSaga {
   }
 
   async place(order: PlacedOrderData): Promise<void> {
-    await this.append(
-      `order-${order.orderId}`,
+    const stream = `order-${order.orderId}`;
+    const placed = await this.append(
+      stream,
       [{ type: 'OrderPlaced', data: order as unknown as Data }],
       'no_stream',
       {
         $correlationId: order.orderId,
       },
     );
+    if (placed === undefined) throw new Error(`floor: ${stream} exists already`);
   }
 
   private async writeCheckpoint(name: string, position: bigint): Promise<void> {
     this.add('checkpointWrite');
-    await this.client.appendToStream(
+    await this.store.append(
       `floorCheckpoint-${name}`,
-      jsonEvent({ type: 'Checkpoint', data: { checkpoint: position.toString() } }),
+      [{ type: 'Checkpoint', data: { checkpoint: position.toString() }, metadata: {} }],
+      'any',
     );
   }
 
-  private async append(
+  /** Appends; `undefined` when the stream was not at `expected`. */
+  private append(
     stream: string,
     events: readonly Out[],
-    expectedRevision: AppendExpectedRevision,
+    expected: 'no_stream' | bigint,
     metadata: Data,
     ids?: readonly string[],
-  ): Promise<bigint> {
+  ): Promise<bigint | undefined> {
     const kind = classifyStream(stream);
     this.add(`append:${kind}`);
     this.add(`appendEvents:${kind}`, events.length);
-    const result = await this.client.appendToStream(
+    return this.store.append(
       stream,
-      events.map((e, i) =>
-        jsonEvent({
-          id: ids?.[i] ?? randomUUID(),
-          type: e.type,
-          data: e.data,
-          metadata: metadata,
-        }),
-      ),
-      { expectedRevision },
+      events.map((e, i) => ({ id: ids?.[i], type: e.type, data: e.data, metadata })),
+      expected,
     );
-    return result.nextExpectedRevision;
   }
 
   // ---- the process
@@ -349,10 +331,14 @@ export class FloorSaga {
     const run = async () => {
       if (instance.handled.has(inputId)) return;
       const expected = instance.revision < 0n ? 'no_stream' : instance.revision;
-      instance.revision = await this.append(`orderFulfillment-${instance.orderId}`, events, expected, {
+      const stream = `orderFulfillment-${instance.orderId}`;
+      const next = await this.append(stream, events, expected, {
         $correlationId: instance.orderId,
         $causationId: inputId,
       });
+      // One writer per process stream: a conflict means the floor itself is wrong.
+      if (next === undefined) throw new Error(`floor: ${stream} is not at revision ${String(expected)}`);
+      instance.revision = next;
       instance.handled.add(inputId);
       if (expected === 'no_stream') this.onFirstDecision?.(instance.orderId);
       if (
@@ -451,32 +437,17 @@ export class FloorSaga {
   ): Promise<void> {
     for (;;) {
       this.add('read:domain');
-      let last: bigint | undefined;
-      let seen = false;
-      try {
-        for await (const resolved of this.client.readStream(stream, { fromRevision: START })) {
-          const event = resolved.event;
-          if (!event) continue;
-          last = event.revision;
-          if ((event.metadata as Data | undefined)?.$causationId === commandId) seen = true;
-        }
-      } catch (error) {
-        if (!(error instanceof StreamNotFoundError)) throw error;
-      }
-      if (seen) return;
+      const events = await this.store.read(stream);
+      if (events.some((event) => event.metadata.$causationId === commandId)) return;
       const out = decide();
-      try {
-        await this.append(
-          stream,
-          [out],
-          last ?? 'no_stream',
-          { $correlationId: orderId, $causationId: commandId },
-          [uuidv5(`${commandId}/${out.type}`, SERVICE_NAMESPACE)],
-        );
-        return;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) throw error;
-      }
+      const appended = await this.append(
+        stream,
+        [out],
+        events.at(-1)?.revision ?? 'no_stream',
+        { $correlationId: orderId, $causationId: commandId },
+        [uuidv5(`${commandId}/${out.type}`, SERVICE_NAMESPACE)],
+      );
+      if (appended !== undefined) return;
     }
   }
 }

@@ -1,23 +1,22 @@
-// Variant "floor": the order-fulfillment saga written by hand on @eventstore/db-client,
-// doing the store work a careful hand-written implementation needs and nothing more:
-// - the same appends as the framework: OrderPlaced; one append to orderFulfillment-<id>
-//   per input, with the same events (dedupe record, decision, commands, compensations);
-//   the services' read-then-append on their domain streams (the sample's services);
-// - state and revision kept in memory, so the process stream is never read;
-// - inputs from $ce-order/payment/inventory/shipment and an outbox relay on
-//   $ce-orderFulfillment (one consumer), each storing a checkpoint every 512 events
-//   or 1 s, never ahead of the work.
+// Variants "floor" and "floor-a": the hand-written order-fulfillment saga (floor-saga.ts, which
+// says what it does and does not do). With a connection string (back-end B) it runs on
+// @eventstore/db-client against the embedded server the driver started; without one
+// (back-end A) on LocalEventStore({ memory: true }) in this process, through the framework's
+// EventStore port, the bound of what the store work alone allows on A.
 import { EventStoreDBClient } from '@eventstore/db-client';
-import { EventStoreDbEventStore } from '../../lib/store';
+import { EventStoreDbEventStore, LocalEventStore } from '../../lib/store';
 import { runAsChild } from '../harness/child';
 import { FloorSaga } from './floor-saga';
+import { clientFloorStore, portFloorStore } from './floor-store';
 import { type SagaChildInput, measureSagas } from './workload';
 
 runAsChild(async (input: SagaChildInput, ctx) => {
-  const client = EventStoreDBClient.connectionString(input.connectionString);
-  const floor = new FloorSaga(client);
+  const onServer = input.connectionString !== '';
+  const client = onServer ? EventStoreDBClient.connectionString(input.connectionString) : undefined;
+  const local = onServer ? undefined : await LocalEventStore.open({ memory: true });
+  const floor = new FloorSaga(client ? clientFloorStore(client) : portFloorStore(local!));
   await floor.start();
-  const checker = new EventStoreDbEventStore(input.connectionString);
+  const checker = local ?? new EventStoreDbEventStore(input.connectionString);
   return measureSagas(input, ctx, {
     place: (order) => floor.place(order),
     completion: floor.completion,
@@ -25,11 +24,16 @@ runAsChild(async (input: SagaChildInput, ctx) => {
     counts: () => floor.counts(),
     settle: () => floor.settle(),
     checker,
-    details: () => ({ settings: 'unbounded concurrency; one consumer per category' }),
+    details: () => ({
+      backend: onServer
+        ? 'B: @eventstore/db-client to the embedded server process'
+        : 'A: LocalEventStore({ memory: true }) in the variant process, through the EventStore port',
+      settings: 'unbounded concurrency; one consumer per category',
+    }),
     close: async () => {
       await floor.stop();
       await checker.close();
-      await client.dispose();
+      await client?.dispose();
     },
   });
 });

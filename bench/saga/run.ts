@@ -44,6 +44,7 @@ interface VariantSpec {
 }
 const VARIANTS: Record<string, VariantSpec> = {
   floor: { script: join(__dirname, 'floor-variant.ts'), backend: 'B' },
+  'floor-a': { script: join(__dirname, 'floor-variant.ts'), backend: 'A' },
   sagastream: { script: join(__dirname, 'sagastream-variant.ts'), backend: 'B' },
   'sagastream-a': { script: join(__dirname, 'sagastream-local-variant.ts'), backend: 'A' },
   emmett: { script: join(__dirname, 'emmett-variant.ts'), backend: 'A' },
@@ -52,6 +53,7 @@ const VARIANTS: Record<string, VariantSpec> = {
 /** What each variant is, for the tables and the JSON. */
 const BACKEND_OF: Record<string, string> = {
   floor: 'B: hand-written on @eventstore/db-client, embedded server (own process)',
+  'floor-a': 'A: hand-written through the EventStore port on LocalEventStore({ memory: true }), in process',
   sagastream: 'B: ProcessRuntime on EventStoreDbEventStore, embedded server (own process)',
   'sagastream-a': 'A: ProcessRuntime on LocalEventStore({ memory: true }), in process',
   emmett:
@@ -62,6 +64,7 @@ const BACKEND_OF: Record<string, string> = {
 const FRAMEWORK = 'sagastream';
 const FRAMEWORK_A = 'sagastream-a';
 const FLOOR = 'floor';
+const FLOOR_A = 'floor-a';
 const EMMETT = 'emmett';
 const RESTATE = 'restate';
 /** Variants whose store operations are checked against the framework budget. */
@@ -426,21 +429,30 @@ async function main(): Promise<number> {
   const sizes = options.sizes;
   const find = (variant: string, size: number) =>
     summary.find((s) => s.variant === variant && s.inFlight === size);
-  const ratios = sizes.map((size) => {
-    const ours = find(FRAMEWORK, size);
-    const floor = find(FLOOR, size);
-    const throughput = ratio(ours?.sagasPerSecond.median ?? NaN, floor?.sagasPerSecond.median ?? NaN);
-    const clientCpu = ratio(ours?.clientCpuUsPerSaga.median ?? NaN, floor?.clientCpuUsPerSaga.median ?? NaN);
-    const serverCpu = ratio(ours?.serverCpuUsPerSaga.median ?? NaN, floor?.serverCpuUsPerSaga.median ?? NaN);
-    return {
-      inFlight: size,
-      throughput,
-      clientCpu,
-      serverCpu,
-      throughputMet: throughput >= TARGET_THROUGHPUT,
-      clientCpuMet: clientCpu <= TARGET_CLIENT_CPU,
-    };
-  });
+  // Only the sizes where both ran (a run without the floor or sagastream has no ratio to judge).
+  const ratios = sizes
+    .filter((size) => find(FRAMEWORK, size) && find(FLOOR, size))
+    .map((size) => {
+      const ours = find(FRAMEWORK, size);
+      const floor = find(FLOOR, size);
+      const throughput = ratio(ours?.sagasPerSecond.median ?? NaN, floor?.sagasPerSecond.median ?? NaN);
+      const clientCpu = ratio(
+        ours?.clientCpuUsPerSaga.median ?? NaN,
+        floor?.clientCpuUsPerSaga.median ?? NaN,
+      );
+      const serverCpu = ratio(
+        ours?.serverCpuUsPerSaga.median ?? NaN,
+        floor?.serverCpuUsPerSaga.median ?? NaN,
+      );
+      return {
+        inFlight: size,
+        throughput,
+        clientCpu,
+        serverCpu,
+        throughputMet: throughput >= TARGET_THROUGHPUT,
+        clientCpuMet: clientCpu <= TARGET_CLIENT_CPU,
+      };
+    });
   const targetChecks = peerChecks(summary, sizes, scaleCase, options.scaleInFlight);
   const budgetFailures = runs.flatMap((run) =>
     (run.budget ?? [])
@@ -526,6 +538,7 @@ async function main(): Promise<number> {
           { header: 'value' },
           { header: 'wanted' },
           { header: '' },
+          { header: 'floor (same back-end)' },
         ],
         targetChecks.map((c) => [
           c.check,
@@ -533,6 +546,9 @@ async function main(): Promise<number> {
           formatNumber(c.value, 2),
           `${c.atMost ? '<=' : '>='} ${formatNumber(c.target, 2)}`,
           c.met ? 'met' : 'MISSED',
+          c.floor
+            ? `${c.floor.variant} ${formatNumber(c.floor.value, 2)} ${c.floor.met ? 'met' : 'MISSED'}`
+            : '-',
         ]),
       ),
     );
@@ -649,6 +665,11 @@ interface TargetCheck {
   /** The value must stay at or below the target (else at or above). */
   readonly atMost: boolean;
   readonly met: boolean;
+  /**
+   * The same check with the hand-written floor of the same back-end in place of sagastream
+   * (`floor-a` for A, `floor` for B), when it ran: how far the store work alone gets.
+   */
+  readonly floor?: { readonly variant: string; readonly value: number; readonly met: boolean };
 }
 
 interface SummaryLike {
@@ -674,7 +695,16 @@ function peerChecks(
   const find = (variant: string, size: number) =>
     summary.find((s) => s.variant === variant && s.inFlight === size);
   const checks: TargetCheck[] = [];
-  const add = (check: string, inFlight: number, value: number, target: number, atMost = false) => {
+  const meets = (value: number, target: number, atMost: boolean) =>
+    atMost ? value <= target : value >= target;
+  const add = (
+    check: string,
+    inFlight: number,
+    value: number,
+    target: number,
+    atMost = false,
+    floor?: { variant: string; value: number },
+  ) => {
     if (Number.isFinite(value))
       checks.push({
         check,
@@ -682,27 +712,41 @@ function peerChecks(
         value,
         target,
         atMost,
-        met: atMost ? value <= target : value >= target,
+        met: meets(value, target, atMost),
+        ...(floor && Number.isFinite(floor.value)
+          ? { floor: { ...floor, met: meets(floor.value, target, atMost) } }
+          : {}),
       });
   };
   const throughputSizes = [...sizes.filter((n) => n > 1), ...(scaleCase > 0 ? [scaleCase] : [])];
   for (const size of throughputSizes) {
     const a = find(FRAMEWORK_A, size);
-    add(`${FRAMEWORK_A} sagas/s per core`, size, a?.sagasPerSecondPerCore.median ?? NaN, TARGET_A_PER_CORE);
+    const floorA = find(FLOOR_A, size);
+    const emmett = find(EMMETT, size)?.sagasPerSecond.median ?? NaN;
+    const restate = find(RESTATE, size)?.sagasPerSecond.median ?? NaN;
+    add(
+      `${FRAMEWORK_A} sagas/s per core`,
+      size,
+      a?.sagasPerSecondPerCore.median ?? NaN,
+      TARGET_A_PER_CORE,
+      false,
+      { variant: FLOOR_A, value: floorA?.sagasPerSecondPerCore.median ?? NaN },
+    );
     add(
       `${FRAMEWORK_A}/${EMMETT} sagas/s`,
       size,
-      ratio(a?.sagasPerSecond.median ?? NaN, find(EMMETT, size)?.sagasPerSecond.median ?? NaN),
+      ratio(a?.sagasPerSecond.median ?? NaN, emmett),
       TARGET_OVER_EMMETT,
+      false,
+      { variant: FLOOR_A, value: ratio(floorA?.sagasPerSecond.median ?? NaN, emmett) },
     );
     add(
       `${FRAMEWORK}/${RESTATE} sagas/s`,
       size,
-      ratio(
-        find(FRAMEWORK, size)?.sagasPerSecond.median ?? NaN,
-        find(RESTATE, size)?.sagasPerSecond.median ?? NaN,
-      ),
+      ratio(find(FRAMEWORK, size)?.sagasPerSecond.median ?? NaN, restate),
       TARGET_OVER_RESTATE,
+      false,
+      { variant: FLOOR, value: ratio(find(FLOOR, size)?.sagasPerSecond.median ?? NaN, restate) },
     );
   }
   if (scaleCase > 0) {
