@@ -80,17 +80,24 @@ export function clientFloorStore(client: EventStoreDBClient): FloorStore {
         throw error;
       }
     },
-    async read(stream) {
-      const events: FloorRead[] = [];
-      try {
-        for await (const resolved of client.readStream(stream, { fromRevision: START })) {
+    read(stream) {
+      // Not `for await`: ending that loop destroys the read stream with an AbortError whose
+      // stack Node formats, costing more client CPU than the read (as EventStoreDbEventStore
+      // avoids it too); a careful hand-written floor drains the stream with listeners.
+      return new Promise<readonly FloorRead[]>((resolve, reject) => {
+        const events: FloorRead[] = [];
+        const read = client.readStream(stream, { fromRevision: START });
+        read.on('data', (resolved: ResolvedEvent) => {
           const event = resolved.event;
           if (event) events.push({ revision: event.revision, metadata: (event.metadata ?? {}) as FloorData });
-        }
-      } catch (error) {
-        if (!(error instanceof StreamNotFoundError)) throw error;
-      }
-      return events;
+        });
+        read.once('end', () => resolve(events));
+        read.on('error', (error) => {
+          read.destroy();
+          if (error instanceof StreamNotFoundError) resolve([]);
+          else reject(error);
+        });
+      });
     },
     subscribeToCategory(category, onEvent, onError) {
       const subscription = client.subscribeToStream(`$ce-${category}`, {
