@@ -96,6 +96,34 @@ interface Placed {
 
 const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
+/**
+ * A stored event that is also its own index entry (`event` is itself), as a LinkEvent is:
+ * every record stays in memory, and each object kept is one more for the GC to copy and mark.
+ */
+class LoggedEvent implements StoredEvent, ResolvedEvent {
+  constructor(
+    readonly id: string,
+    readonly stream: string,
+    readonly revision: bigint,
+    readonly position: bigint,
+    readonly type: string,
+    readonly isJson: boolean,
+    readonly data: Uint8Array,
+    readonly metadata: Uint8Array,
+    readonly created: bigint,
+  ) {}
+
+  /** As an index entry: the event itself. */
+  get event(): StoredEvent {
+    return this;
+  }
+
+  /** As an index entry: not a resolved link. */
+  get link(): undefined {
+    return undefined;
+  }
+}
+
 /** Category of a stream per `$by_category` ("first" "-"): the text before the first '-', if any. */
 export function categoryOf(stream: string): string | undefined {
   if (stream.charCodeAt(0) === 36 /* $ */) return undefined;
@@ -707,17 +735,6 @@ export class EventLog implements SubscriptionHost {
     typeBytes = Buffer.byteLength(type, 'utf8'),
   ): ResolvedEvent {
     const layout = this.layout;
-    const event = {
-      id,
-      stream: state.name,
-      revision: revision ?? BigInt(state.events.length),
-      position: 0n,
-      type,
-      isJson,
-      data,
-      metadata,
-      created,
-    };
     // Measuring the id also flattens it: a randomUUID() is built by concatenation and would
     // otherwise stay in memory as a tree of ~20 cons strings per link (several times the GC).
     const idBytes = Buffer.byteLength(id, 'utf8');
@@ -729,9 +746,18 @@ export class EventLog implements SubscriptionHost {
     }
     const offset = layout.segmentOffset;
     const position = BigInt(layout.segmentBase + offset);
-    event.position = position;
     layout.segmentOffset += size;
-    const entry: ResolvedEvent = { event, position };
+    const entry = new LoggedEvent(
+      id,
+      state.name,
+      revision ?? BigInt(state.events.length),
+      position,
+      type,
+      isJson,
+      data,
+      metadata,
+      created,
+    );
     if (this.store) {
       placed.push({
         entry,
@@ -942,18 +968,18 @@ export class EventLog implements SubscriptionHost {
       state.events.push(link);
       return true;
     }
-    const event: StoredEvent = {
-      id: record.id,
-      stream: record.stream,
-      revision: record.revision,
-      position: pos,
-      type: record.type,
-      isJson: record.isJson,
-      data: record.data,
-      metadata: record.metadata,
-      created: record.created,
-    };
-    this.index({ event, position: pos }, this.stateFor(record.stream), record.sourcePosition < 0);
+    const event = new LoggedEvent(
+      record.id,
+      record.stream,
+      record.revision,
+      pos,
+      record.type,
+      record.isJson,
+      record.data,
+      record.metadata,
+      record.created,
+    );
+    this.index(event, this.stateFor(record.stream), record.sourcePosition < 0);
     return true;
   }
 
