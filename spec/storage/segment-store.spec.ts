@@ -5,7 +5,12 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { StoreLockedError, StoreUnavailableError } from '../../lib/errors';
 import { EventLog, type EventLogOptions } from '../../lib/storage';
-import { encodeLinkRecord, LINK_RECORD_SIZE } from '../../lib/storage/record-codec';
+import {
+  encodeLinkRecord,
+  FRAME_HEADER_SIZE,
+  LINK_RECORD_SIZE,
+  SEGMENT_HEADER_SIZE,
+} from '../../lib/storage/record-codec';
 import { until } from '../helpers/until';
 import { events, tempDir } from './helpers';
 
@@ -14,6 +19,15 @@ const REPO = path.resolve(__dirname, '..', '..');
 /** Every record of $all as `position stream@revision type`, to compare logs across reopens. */
 const snapshot = (log: EventLog): string[] =>
   log.readAll().map((r) => `${r.position} ${r.event!.stream}@${r.event!.revision} ${r.event!.type}`);
+
+/** End of the last record of a segment file: where its zero-filled (preallocated) tail starts. */
+const logicalEnd = (file: string): number => {
+  const content = fs.readFileSync(file);
+  let offset = SEGMENT_HEADER_SIZE;
+  while (offset + FRAME_HEADER_SIZE <= content.length && content.readUInt32LE(offset) !== 0)
+    offset += FRAME_HEADER_SIZE + content.readUInt32LE(offset);
+  return offset;
+};
 
 const segmentFiles = (dir: string): string[] =>
   fs
@@ -111,6 +125,68 @@ describe('EventLog (directory mode)', () => {
     });
   });
 
+  describe('when the last segment ends in its zero-filled tail', () => {
+    it('reads every record back without a notice and appends right after the last one', async () => {
+      const first = await open();
+      await first.append('s', 'no_stream', events(3));
+      const before = snapshot(first);
+      await first.close();
+      const file = segmentFiles(dir).at(-1)!;
+      const end = logicalEnd(file);
+      const size = fs.statSync(file).size;
+      expect(size).to.be.greaterThan(end);
+      expect(
+        fs
+          .readFileSync(file)
+          .subarray(end)
+          .every((byte) => byte === 0),
+      ).to.equal(true);
+
+      const second = await open();
+      expect(snapshot(second)).to.deep.equal(before);
+      expect(notices).to.deep.equal([]);
+      expect(fs.statSync(file).size).to.equal(size);
+      const { position } = await second.append('s', 2n, events(1));
+      expect(position).to.equal(BigInt(end));
+      await second.close();
+
+      const third = await open();
+      expect(third.readStream('s')).to.have.length(4);
+      expect(notices).to.deep.equal([]);
+    });
+
+    it('trims a segment to its last record once the log rolls to the next one', async () => {
+      const first = await open({ segmentSize: 4096 });
+      for (let i = 0; i < 10; i++) await first.append(`s-${i}`, 'any', events(5));
+      const files = segmentFiles(dir);
+      expect(files.length).to.be.greaterThan(2);
+      for (const file of files.slice(0, -1)) expect(fs.statSync(file).size).to.equal(logicalEnd(file));
+    });
+  });
+
+  describe('when a crash interrupted the creation of a segment', () => {
+    it('removes a last segment file that holds only zeros and appends after the previous one', async () => {
+      const first = await open({ segmentSize: 4096 });
+      for (let i = 0; i < 4; i++) await first.append(`s-${i}`, 'any', events(5));
+      const before = snapshot(first);
+      await first.close();
+      const files = segmentFiles(dir);
+      const next = path.join(dir, `segment-${String(files.length).padStart(12, '0')}.log`);
+      fs.writeFileSync(next, Buffer.alloc(64 * 1024));
+
+      const second = await open({ segmentSize: 4096 });
+      expect(snapshot(second)).to.deep.equal(before);
+      expect(notices).to.have.length(1);
+      expect(notices[0]).to.contain(next).and.contain('removed');
+      await second.append('s-0', 'any', events(5));
+      await second.close();
+      notices.length = 0;
+      const third = await open({ segmentSize: 4096 });
+      expect(third.readStream('s-0')).to.have.length(10);
+      expect(notices).to.deep.equal([]);
+    });
+  });
+
   describe('when the last segment has a damaged tail', () => {
     let lastPosition: bigint;
     let intactSize: number;
@@ -121,8 +197,18 @@ describe('EventLog (directory mode)', () => {
       lastPosition = first.lastPosition;
       await first.close();
       file = segmentFiles(dir).at(-1)!;
-      intactSize = fs.statSync(file).size;
+      intactSize = logicalEnd(file);
     });
+
+    /** Overwrites bytes of the segment in place, keeping its zero-filled tail after them. */
+    const overwrite = (offset: number, bytes: Buffer): void => {
+      const fd = fs.openSync(file, 'r+');
+      try {
+        fs.writeSync(fd, bytes, 0, bytes.length, offset);
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
 
     const expectRecovered = async (survivors: number): Promise<void> => {
       const reopened = await open({ byCategory: false, byEventType: false });
@@ -142,26 +228,35 @@ describe('EventLog (directory mode)', () => {
     };
 
     it('truncates a record cut in the middle, keeps the earlier ones, and appends after them', async () => {
-      fs.truncateSync(file, fs.statSync(file).size - 7);
+      fs.truncateSync(file, intactSize - 7);
+      await expectRecovered(2);
+    });
+
+    it('truncates a record torn in the middle and followed by zeros', async () => {
+      overwrite(intactSize - 7, Buffer.alloc(7));
       await expectRecovered(2);
     });
 
     it('truncates garbage written after the last record', async () => {
-      fs.appendFileSync(file, Buffer.alloc(37, 0xab));
+      overwrite(intactSize, Buffer.alloc(37, 0xab));
+      await expectRecovered(3);
+    });
+
+    it('truncates stray bytes in the zero-filled tail after a zero record header', async () => {
+      overwrite(intactSize + 100, Buffer.alloc(3, 0xab));
       await expectRecovered(3);
     });
 
     it('truncates a record whose checksum does not match', async () => {
-      const content = fs.readFileSync(file);
-      content.writeUInt8(content.readUInt8(content.length - 3) ^ 0xff, content.length - 3);
-      fs.writeFileSync(file, content);
+      const at = intactSize - 3;
+      overwrite(at, Buffer.from([fs.readFileSync(file)[at]! ^ 0xff]));
       await expectRecovered(2);
     });
 
     it('truncates an intact link record whose source event is not in the log', async () => {
       const link = Buffer.alloc(LINK_RECORD_SIZE);
       encodeLinkRecord(link, 0, 0, Number(lastPosition) + 1, true, Buffer.alloc(16, 7), 0, crc32);
-      fs.appendFileSync(file, link);
+      overwrite(intactSize, link);
       await expectRecovered(3);
     });
   });
