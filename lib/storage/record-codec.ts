@@ -19,6 +19,7 @@
  * A record's log position is its segment's base position plus the record's byte offset
  * in the file, so positions are sparse, increasing, and recomputed identically on open.
  */
+import { crc32 } from 'node:zlib';
 
 /** Bytes before the first record of every segment file. */
 export const SEGMENT_HEADER_SIZE = 16;
@@ -36,6 +37,53 @@ const LINK_PAYLOAD_SIZE = 4 + 8 + 8 + 16;
 export const LINK_RECORD_SIZE = FRAME_HEADER_SIZE + LINK_PAYLOAD_SIZE;
 /** Largest payload accepted when scanning; anything larger is treated as corruption. */
 export const MAX_PAYLOAD_SIZE = 64 * 1024 * 1024;
+
+/** CRC-32 (IEEE) tables for slicing by eight: table k at `k * 256`. */
+const CRC_TABLE = ((): Int32Array => {
+  const table = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = table[n]!;
+    for (let k = 1; k < 8; k++) {
+      c = table[c & 0xff]! ^ (c >>> 8);
+      table[k * 256 + n] = c;
+    }
+  }
+  return table;
+})();
+
+/**
+ * Below this many bytes the table loop beats `zlib.crc32`, whose call costs ~0.5 us before
+ * the first byte (a binding call plus a subarray): 5x faster on a 36-byte link payload,
+ * even at 300 bytes, 3x slower at 4 KB.
+ */
+const JS_CRC_LIMIT = 512;
+
+/** CRC-32 (IEEE, as `zlib.crc32`) of `source[start, end)`, without copying or slicing it. */
+export function crc32Of(source: Uint8Array, start: number, end: number): number {
+  if (end - start >= JS_CRC_LIMIT) return crc32(source.subarray(start, end));
+  const t = CRC_TABLE;
+  let c = -1;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const a = c ^ (source[i]! | (source[i + 1]! << 8) | (source[i + 2]! << 16) | (source[i + 3]! << 24));
+    c =
+      t[1792 + (a & 0xff)]! ^
+      t[1536 + ((a >>> 8) & 0xff)]! ^
+      t[1280 + ((a >>> 16) & 0xff)]! ^
+      t[1024 + (a >>> 24)]! ^
+      t[768 + source[i + 4]!]! ^
+      t[512 + source[i + 5]!]! ^
+      t[256 + source[i + 6]!]! ^
+      t[source[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ source[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
 
 /** The fields of a record, as encoded. */
 export interface RecordFields {
@@ -79,7 +127,6 @@ export function encodeRecord(
   offset: number,
   fields: RecordFields,
   sourcePosition: number,
-  crc32: (data: Uint8Array) => number,
 ): number {
   const payloadStart = offset + FRAME_HEADER_SIZE;
   let p = payloadStart;
@@ -110,7 +157,7 @@ export function encodeRecord(
   target.writeUInt32LE(fields.metadata.byteLength, lengths + 16);
   const payloadLength = p - payloadStart;
   target.writeUInt32LE(payloadLength, offset);
-  target.writeUInt32LE(crc32(target.subarray(payloadStart, p)), offset + 4);
+  target.writeUInt32LE(crc32Of(target, payloadStart, p), offset + 4);
   return p;
 }
 
@@ -126,7 +173,6 @@ export function encodeLinkRecord(
   category: boolean,
   idBytes: Uint8Array,
   idOffset: number,
-  crc32: (data: Uint8Array) => number,
 ): number {
   const p = offset + FRAME_HEADER_SIZE;
   target[p] = LINK_RECORD_FORMAT;
@@ -138,10 +184,10 @@ export function encodeLinkRecord(
   target.writeUInt32LE(Math.floor(revision / 0x100000000), p + 8);
   target.writeUInt32LE(sourcePosition >>> 0, p + 12);
   target.writeUInt32LE(Math.floor(sourcePosition / 0x100000000), p + 16);
-  target.set(idBytes.subarray(idOffset, idOffset + 16), p + 20);
+  for (let i = 0; i < 16; i++) target[p + 20 + i] = idBytes[idOffset + i]!;
   const end = p + LINK_PAYLOAD_SIZE;
   target.writeUInt32LE(LINK_PAYLOAD_SIZE, offset);
-  target.writeUInt32LE(crc32(target.subarray(p, end)), offset + 4);
+  target.writeUInt32LE(crc32Of(target, p, end), offset + 4);
   return end;
 }
 

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { StoreLockedError, StoreUnavailableError } from '../errors';
 import {
+  crc32Of,
   decodePayload,
   decodeSegmentHeader,
   encodeLinkRecord,
@@ -256,7 +256,7 @@ function recover(dir: string, options: SegmentStoreOptions): Recovered {
       }
       const start = offset + FRAME_HEADER_SIZE;
       const end = start + length;
-      if (crc32(content.subarray(start, end)) !== content.readUInt32LE(offset + 4)) {
+      if (crc32Of(content, start, end) !== content.readUInt32LE(offset + 4)) {
         damage = 'a checksum mismatch';
         break;
       }
@@ -444,9 +444,8 @@ class FileSegmentStore implements SegmentStore {
                 event.category,
                 event.idBytes,
                 event.idOffset,
-                crc32,
               )
-            : encodeRecord(buffer, at, event, placed.sourcePosition, crc32);
+            : encodeRecord(buffer, at, event, placed.sourcePosition);
       }
       this.queue(first.segmentIndex, first.segmentBase, first.offset, buffer);
       i = j;

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { StoreLockedError, StoreUnavailableError } from '../../lib/errors';
 import { EventLog, type EventLogOptions } from '../../lib/storage';
 import {
@@ -255,7 +254,7 @@ describe('EventLog (directory mode)', () => {
 
     it('truncates an intact link record whose source event is not in the log', async () => {
       const link = Buffer.alloc(LINK_RECORD_SIZE);
-      encodeLinkRecord(link, 0, 0, Number(lastPosition) + 1, true, Buffer.alloc(16, 7), 0, crc32);
+      encodeLinkRecord(link, 0, 0, Number(lastPosition) + 1, true, Buffer.alloc(16, 7), 0);
       overwrite(intactSize, link);
       await expectRecovered(3);
     });
