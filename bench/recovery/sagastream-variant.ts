@@ -29,6 +29,8 @@ class TailWatchingStore extends CountingEventStore {
   tailTaken = 0;
   sourcesPending: number;
   caughtUpAt = 0;
+  /** When each source's crash head was taken (performance.now()), to tell which one the catch-up waits for. */
+  readonly sourceCaughtUpAt: Record<string, number> = {};
 
   constructor(
     inner: EventStoreDbEventStore,
@@ -51,7 +53,7 @@ class TailWatchingStore extends CountingEventStore {
     const headText = label === undefined ? undefined : this.heads[label];
     const head = headText === undefined ? undefined : BigInt(headText);
     let done = head === undefined || (typeof options?.from === 'bigint' && options.from >= head);
-    if (done && head !== undefined) this.sourceDone();
+    if (done && head !== undefined) this.sourceDone(label ?? '');
     return super.subscribe(source, options).pipe(
       map((batch: SubscriptionBatch): SubscriptionBatch => {
         if (done || head === undefined) return batch;
@@ -70,7 +72,7 @@ class TailWatchingStore extends CountingEventStore {
               this.tailTaken += events;
               if (reached) {
                 done = true;
-                this.sourceDone();
+                this.sourceDone(label ?? '');
               }
             }
             batch.ack();
@@ -80,7 +82,8 @@ class TailWatchingStore extends CountingEventStore {
     );
   }
 
-  private sourceDone(): void {
+  private sourceDone(label: string): void {
+    this.sourceCaughtUpAt[label] = performance.now();
     if (--this.sourcesPending === 0) this.caughtUpAt = performance.now();
   }
 }
@@ -120,6 +123,7 @@ runAsChild(async (input: RecoveryChildInput, ctx): Promise<RecoveryChildResult> 
     () => store.tailTaken,
     input.stallMs,
   );
+  const statsAtCatchUp = { ...runtime.stats('orderFulfillment') };
   await window.caughtUp();
   const catchUpMs = store.caughtUpAt - connectedAt;
   const heapAfterCatchUpBytes = settledHeap();
@@ -166,6 +170,10 @@ runAsChild(async (input: RecoveryChildInput, ctx): Promise<RecoveryChildResult> 
     details: {
       counts,
       runtimeStats: stats,
+      runtimeStatsAtCatchUp: statsAtCatchUp,
+      sourceCaughtUpMs: Object.fromEntries(
+        Object.entries(store.sourceCaughtUpAt).map(([label, at]) => [label, Math.round(at - connectedAt)]),
+      ),
       settings:
         'ProcessRuntime defaults (concurrency 64, relayConcurrency 64, batchSize 256, cacheSize 10000)',
       ...(finished.profileFile === undefined ? {} : { profileFile: finished.profileFile }),

@@ -27,7 +27,11 @@ import {
   RuntimeEventTypes,
   rejectedStreamOf,
 } from './runtime-events';
-import { SubscriptionConsumer, type SubscriptionLane } from './subscription-consumer';
+import {
+  SubscriptionConsumer,
+  type SubscriptionConsumerOptions,
+  type SubscriptionLane,
+} from './subscription-consumer';
 import { TimerIndex } from './timer-index';
 
 /** Settings a host takes from the runtime (see `ProcessRuntimeOptions` for meanings and defaults). */
@@ -42,6 +46,11 @@ export interface HostSettings {
   readonly relayConcurrency: number;
   /** Deliveries queued before the relay stops reading its subscription. */
   readonly relayBacklog: number;
+  /**
+   * Deliveries at once while the relay reads a backlog: after a start or a resubscribe,
+   * until its subscription catches up, unless `relayBacklog` deliveries are queued. @default 1
+   */
+  readonly relayCatchUpConcurrency?: number;
   readonly batchSize: number;
   readonly checkpointEvery: number;
   readonly checkpointIntervalMs: number;
@@ -117,6 +126,13 @@ export class ProcessHost {
   /** Inputs held for quarantined instances, in arrival order. */
   private readonly parked = new Map<string, Job[]>();
   private readonly sleepers = new Set<() => void>();
+  /** The relay's subscription (the last consumer). */
+  private readonly relayConsumer: SubscriptionConsumer;
+  /** The relay waits for room in its queue: deliveries must not be held back then. */
+  private relayBlocked = false;
+  private deliveriesRunning = 0;
+  /** Deliveries waiting for {@link deliverySlot}. */
+  private slotWaiters: (() => void)[] = [];
   private rejectsInFlight = 0;
   private stopping = false;
 
@@ -187,15 +203,24 @@ export class ProcessHost {
     }
     // The relay's bound is its own: after a crash its tail holds every command still to deliver,
     // and a bound of two pages made reading that tail wait on each delivery's round trips.
-    this.consumers.push(
-      this.consumer(
-        `${this.name}.relay`,
-        { category: this.name },
-        lanes,
-        this.relayQueue,
-        Math.max(settings.relayBacklog, settings.batchSize * 2),
-      ),
+    const relayLimit = Math.max(settings.relayBacklog, settings.batchSize * 2);
+    this.relayConsumer = this.consumer(
+      `${this.name}.relay`,
+      { category: this.name },
+      lanes,
+      this.relayQueue,
+      {
+        waitForCapacity: async () => {
+          if (this.relayQueue.activeSize < relayLimit) return;
+          this.relayBlocked = true;
+          this.wakeDeliveries();
+          await this.relayQueue.whenBelow(relayLimit);
+          this.relayBlocked = false;
+        },
+        onCaughtUp: () => this.wakeDeliveries(),
+      },
     );
+    this.consumers.push(this.relayConsumer);
   }
 
   get name(): string {
@@ -212,6 +237,7 @@ export class ProcessHost {
     this.stopping = true;
     this.timers.stop();
     for (const wake of this.sleepers) wake();
+    this.wakeDeliveries();
     for (const consumer of this.consumers) consumer.halt();
     // The relay feeds the instance queue and the instance queue feeds nothing back, but a
     // feed may be waiting on either: drain until both stay idle.
@@ -594,6 +620,45 @@ export class ProcessHost {
   }
 
   private async deliver(delivery: Delivery): Promise<void> {
+    await this.deliverySlot();
+    try {
+      await this.deliverNow(delivery);
+    } finally {
+      this.deliveriesRunning--;
+      this.slotWaiters.shift()?.();
+    }
+  }
+
+  /**
+   * Takes a delivery slot (counted in `deliveriesRunning`) once a delivery may start. While the relay reads a backlog (a restart, a
+   * resubscribe) only `relayCatchUpConcurrency` deliveries run: each costs a few store round
+   * trips and the instance work they trigger, and at full concurrency they took the worker's
+   * CPU from reading the backlog (bench:recovery: the relay read its tail at 1/10 of a raw
+   * catch-up). Reading first queues the backlog (up to `relayBacklog`); once the queue is full
+   * or the subscription has caught up, deliveries run at `relayConcurrency` again.
+   */
+  private async deliverySlot(): Promise<void> {
+    const { relayConcurrency, relayCatchUpConcurrency } = this.settings;
+    const limit = Math.min(relayCatchUpConcurrency ?? 1, relayConcurrency);
+    while (
+      this.deliveriesRunning >= limit &&
+      !this.stopping &&
+      !this.relayBlocked &&
+      !this.relayConsumer.caughtUp
+    ) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    }
+    // Counted in the same turn as the check, so deliveries started together cannot all pass it.
+    this.deliveriesRunning++;
+  }
+
+  private wakeDeliveries(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private async deliverNow(delivery: Delivery): Promise<void> {
     const { bus, registry, commandAttempts } = this.settings;
     let failure: unknown;
     for (let attempt = 1; ; attempt++) {
@@ -691,8 +756,9 @@ export class ProcessHost {
     source: SubscriptionSource,
     lanes: readonly SubscriptionLane[],
     queue: Pick<KeyedWorkQueue<never>, 'whenBelow' | 'whenIdle'> | undefined,
-    limit = this.settings.batchSize * 2,
+    overrides: Partial<Pick<SubscriptionConsumerOptions, 'waitForCapacity' | 'onCaughtUp'>> = {},
   ): SubscriptionConsumer {
+    const limit = this.settings.batchSize * 2;
     return new SubscriptionConsumer({
       store: this.settings.store,
       name,
@@ -705,6 +771,7 @@ export class ProcessHost {
       batchSize: this.settings.batchSize,
       checkpointEvery: this.settings.checkpointEvery,
       checkpointIntervalMs: this.settings.checkpointIntervalMs,
+      ...overrides,
     });
   }
 

@@ -61,6 +61,11 @@ export interface SubscriptionConsumerOptions {
   readonly sliceSize?: number;
   /** Store the checkpoint after this many events become safe. @default 512 */
   readonly checkpointEvery?: number;
+  /**
+   * Called each time the subscription has handed the lanes everything stored when it
+   * (re)subscribed; {@link SubscriptionConsumer.caughtUp} turns true at the same moment.
+   */
+  readonly onCaughtUp?: () => void;
   /** Also store it this often, in ms, when it moved. @default 1000 */
   readonly checkpointIntervalMs?: number;
 }
@@ -264,6 +269,7 @@ export class SubscriptionConsumer {
           break;
         case 'caughtUp':
           this.caughtUpFlag = true;
+          this.options.onCaughtUp?.();
           break;
       }
     }

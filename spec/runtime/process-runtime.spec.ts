@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { map } from 'rxjs';
 import { v4 as uuid } from 'uuid';
 import { ManualClock } from '../../lib/runtime/clock';
 import { silentLogger } from '../../lib/runtime/logger';
@@ -231,6 +232,54 @@ describe('ProcessRuntime', () => {
       await third.runtime.whenIdle();
       expect(await count(store, 'reminder-t', 'sagastream.TimeoutFired')).to.equal(1);
       expect(await count(store, 'reminderSent-t', 'ReminderSent')).to.equal(1);
+    });
+  });
+
+  describe('when a restarted worker finds a backlog of commands to deliver', () => {
+    // The first worker delivered everything; losing the relay checkpoint makes the next one
+    // deliver all 12 commands again (the service dedupes them by command id).
+    const backlog = async () => {
+      const first = await start();
+      for (let i = 0; i < 12; i++) {
+        await request(store, `b${i}`);
+        await poke(store, `b${i}`, 0);
+      }
+      await first.runtime.whenIdle();
+      await first.runtime.stop();
+      await store.deleteStream('sagastreamCheckpoint-reminder.relay');
+    };
+
+    it('delivers one command at a time until its relay has read the backlog', async () => {
+      await backlog();
+      // The relay subscription never reports that it caught up.
+      const subscribe = store.subscribe.bind(store);
+      store.subscribe = (source, options) =>
+        subscribe(source, options).pipe(
+          map((batch) =>
+            'category' in source && source.category === 'reminder'
+              ? { ...batch, items: batch.items.filter((item) => item.kind !== 'caughtUp') }
+              : batch,
+          ),
+        );
+      const second = await start();
+      await until(() => second.service.deliveries === 12, 5000, 'the redeliveries');
+      expect(second.service.maxInFlight).to.equal(1);
+      for (let i = 0; i < 12; i++)
+        expect(await count(store, `reminderSent-b${i}`, 'ReminderSent')).to.equal(1);
+    });
+
+    it('reads the whole backlog while a delivery hangs, then delivers at relayConcurrency', async () => {
+      await backlog();
+      let open!: () => void;
+      const made = newRuntime(store);
+      running.push(made.runtime);
+      made.service.hold = new Promise<void>((resolve) => (open = resolve));
+      await made.runtime.start();
+      await until(() => made.service.inFlight === 12, 5000, 'all 12 deliveries running at once');
+      open();
+      await made.runtime.whenIdle();
+      for (let i = 0; i < 12; i++)
+        expect(await count(store, `reminderSent-b${i}`, 'ReminderSent')).to.equal(1);
     });
   });
 

@@ -126,4 +126,38 @@ describe('SubscriptionConsumer', () => {
       expect(checkpoints.get('halted')).to.equal(9n);
     });
   });
+
+  describe('when the subscription reaches what was stored when it started', () => {
+    it('calls onCaughtUp after handing over the events before the marker, not before', async () => {
+      const { store, batches } = storeStub();
+      const seen: string[] = [];
+      const consumer = new SubscriptionConsumer({
+        store,
+        name: 'catching-up',
+        source: { category: 'thing' },
+        clock: new ManualClock(0),
+        logger: silentLogger,
+        lanes: [
+          {
+            name: 'catching-up',
+            onEvent: (event, ticket, live) => {
+              seen.push(`${event.id}${live ? ' live' : ''}`);
+              ticket.done();
+            },
+          },
+        ],
+        onCaughtUp: () => seen.push(`caught up (${consumer.caughtUp})`),
+        waitForCapacity: async () => undefined,
+        drain: async () => undefined,
+      });
+      await consumer.start();
+      const event = (i: number) => ({ kind: 'event' as const, event: record(i), checkpoint: BigInt(i) });
+      batches.next({ items: [event(0), event(1)], ack: () => undefined });
+      await until(() => seen.length === 2);
+      batches.next({ items: [{ kind: 'caughtUp' }, event(2)], ack: () => undefined });
+      await until(() => seen.length === 4);
+      await consumer.stop();
+      expect(seen).to.deep.equal(['e0', 'e1', 'caught up (true)', 'e2 live']);
+    });
+  });
 });
