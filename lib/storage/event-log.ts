@@ -789,8 +789,8 @@ export class EventLog implements SubscriptionHost {
       this.byEventType && eventType && source.stream.charCodeAt(0) !== 36 && source.type !== LINK_TYPE
         ? this.eventTypeStateOf(source.revision === TOMBSTONE_REVISION ? '$deleted' : source.type)
         : undefined;
-    if (ceState !== undefined) this.placeLink(placed, ceState, source, sourceState, true);
-    if (etState !== undefined) this.placeLink(placed, etState, source, sourceState, false);
+    if (ceState !== undefined) this.placeLink(placed, ceState, source, sourceState);
+    if (etState !== undefined) this.placeLink(placed, etState, source, sourceState);
   }
 
   /** {@link place} for a projection link: a compact record whose bodies follow from `source`. */
@@ -799,10 +799,8 @@ export class EventLog implements SubscriptionHost {
     state: StreamState,
     source: StoredEvent,
     sourceState: StreamState,
-    category: boolean,
   ): void {
     const layout = this.layout;
-    const link = LinkEvent.create(state.name, state.events.length, source, sourceState, category);
     const size = LINK_RECORD_SIZE;
     if (layout.segmentOffset > SEGMENT_HEADER_SIZE && layout.segmentOffset + size > this.segmentSize) {
       layout.segmentIndex++;
@@ -810,8 +808,13 @@ export class EventLog implements SubscriptionHost {
       layout.segmentOffset = SEGMENT_HEADER_SIZE;
     }
     const offset = layout.segmentOffset;
-    const position = BigInt(layout.segmentBase + offset);
-    link.position = position;
+    const link = LinkEvent.create(
+      state.name,
+      state.events.length,
+      layout.segmentBase + offset,
+      source,
+      sourceState,
+    );
     layout.segmentOffset += size;
     if (this.store) {
       placed.push({
@@ -957,13 +960,12 @@ export class EventLog implements SubscriptionHost {
       const link = new LinkEvent(
         state.name,
         record.revision,
+        position,
         sourceEvent,
         sourceState,
         record.idBytes,
         record.idOffset,
-        record.category,
       );
-      link.position = pos;
       this.entries.push(link);
       state.events.push(link);
       return true;
