@@ -38,8 +38,8 @@ import {
 /** Per-stream index. `events[i]` is the entry of revision `i` (revisions are dense). */
 export interface StreamState {
   readonly name: string;
-  readonly events: ResolvedEvent[];
-  tombstone: ResolvedEvent | undefined;
+  readonly events: LogRecord[];
+  tombstone: LoggedEvent | undefined;
   /** Rules from `$$<name>`; undefined when the metastream is empty. */
   meta: MetadataRules | undefined;
   /** Cached `$ce-` stream of this stream's category: null when it has none, undefined until looked up. */
@@ -101,17 +101,25 @@ const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
  * every record stays in memory, and each object kept is one more for the GC to copy and mark.
  */
 class LoggedEvent implements StoredEvent, ResolvedEvent {
+  /**
+   * @param at  the log position as a number (every position is below 2^53): a bigint
+   *            field would keep one more object per event
+   */
   constructor(
     readonly id: string,
     readonly stream: string,
     readonly revision: bigint,
-    readonly position: bigint,
+    readonly at: number,
     readonly type: string,
     readonly isJson: boolean,
     readonly data: Uint8Array,
     readonly metadata: Uint8Array,
     readonly created: bigint,
   ) {}
+
+  get position(): bigint {
+    return BigInt(this.at);
+  }
 
   /** As an index entry: the event itself. */
   get event(): StoredEvent {
@@ -123,6 +131,9 @@ class LoggedEvent implements StoredEvent, ResolvedEvent {
     return undefined;
   }
 }
+
+/** A record of the log: an event (or metadata, or tombstone), or a projection link. */
+type LogRecord = LoggedEvent | LinkEvent;
 
 /** Category of a stream per `$by_category` ("first" "-"): the text before the first '-', if any. */
 export function categoryOf(stream: string): string | undefined {
@@ -149,7 +160,7 @@ export function categoryOf(stream: string): string | undefined {
  */
 export class EventLog implements SubscriptionHost {
   /** The `$all` log in commit order. */
-  readonly entries: ResolvedEvent[] = [];
+  readonly entries: LogRecord[] = [];
   private readonly streams = new Map<string, StreamState>();
   /** Recent event ids in two generations: a lookup tries `ids`, then `olderIds` (see ID_CACHE_LIMIT). */
   private ids = new Map<string, StoredEvent>();
@@ -162,6 +173,8 @@ export class EventLog implements SubscriptionHost {
   private readonly segmentSize: number;
   private visible = 0;
   private lastVisiblePosition = -1n;
+  /** {@link lastVisiblePosition} as a number, for comparing with records' `at`. */
+  private lastVisibleAt = -1;
   private closed = false;
   private failure: Error | undefined;
   private readonly allWaiters = new Set<() => void>();
@@ -369,7 +382,7 @@ export class EventLog implements SubscriptionHost {
       if (rev < min) rev = min;
       for (; rev < length && out.length < maxCount; rev++) {
         const entry = events[rev]!;
-        if (expiredBefore !== undefined && entry.event!.created < expiredBefore) continue;
+        if (expiredBefore !== undefined && entry.event.created < expiredBefore) continue;
         out.push(resolveLinks ? this.resolve(entry) : entry);
       }
     } else {
@@ -378,7 +391,7 @@ export class EventLog implements SubscriptionHost {
       if (rev > length - 1) rev = length - 1;
       for (; rev >= min && out.length < maxCount; rev--) {
         const entry = events[rev]!;
-        if (expiredBefore !== undefined && entry.event!.created < expiredBefore) continue;
+        if (expiredBefore !== undefined && entry.event.created < expiredBefore) continue;
         out.push(resolveLinks ? this.resolve(entry) : entry);
       }
     }
@@ -405,13 +418,13 @@ export class EventLog implements SubscriptionHost {
     if (forwards) {
       for (; index < count && out.length < maxCount; index++) {
         const entry = entries[index]!;
-        if (hiddenFromAll(entry.event!.stream)) continue;
+        if (hiddenFromAll(entry.event.stream)) continue;
         out.push(resolveLinks ? this.resolve(entry) : entry);
       }
     } else {
       for (index--; index >= 0 && out.length < maxCount; index--) {
         const entry = entries[index]!;
-        if (hiddenFromAll(entry.event!.stream)) continue;
+        if (hiddenFromAll(entry.event.stream)) continue;
         out.push(resolveLinks ? this.resolve(entry) : entry);
       }
     }
@@ -454,7 +467,7 @@ export class EventLog implements SubscriptionHost {
     } else {
       index = this.indexOfPosition(from);
       const at = this.entries[index];
-      if (at !== undefined && at.position === from) index++;
+      if (at !== undefined && at.at === Number(from)) index++;
       startPosition = from;
     }
     const sub = new AllSubscription(this, index, this.visible, startPosition, options);
@@ -500,14 +513,14 @@ export class EventLog implements SubscriptionHost {
   visibleLength(state: StreamState): number {
     const events = state.events;
     let n = events.length;
-    while (n > 0 && events[n - 1]!.position > this.lastVisiblePosition) n--;
+    while (n > 0 && events[n - 1]!.at > this.lastVisibleAt) n--;
     return n;
   }
 
   /** @internal The tombstone of `state`, once it is durable. */
   tombstoneOf(state: StreamState): ResolvedEvent | undefined {
     const t = state.tombstone;
-    return t !== undefined && t.position <= this.lastVisiblePosition ? t : undefined;
+    return t !== undefined && t.at <= this.lastVisibleAt ? t : undefined;
   }
 
   /** @internal Lowest revision reads may return, after `$tb`, `$maxCount` and soft delete. */
@@ -557,7 +570,7 @@ export class EventLog implements SubscriptionHost {
     if (!state || state.meta?.softDeleted || this.tombstoneOf(state)) return unresolved;
     const length = this.visibleLength(state);
     if (rev >= length || rev < this.minReadable(state, length)) return unresolved;
-    const target = state.events[rev]!.event!;
+    const target = state.events[rev]!.event;
     if (state.meta?.maxAge !== undefined) {
       const expiredBefore = this.expiryTicks(state);
       if (expiredBefore !== undefined && target.created < expiredBefore) return unresolved;
@@ -635,7 +648,7 @@ export class EventLog implements SubscriptionHost {
       }
       this.place(placed, target, undefined, e.id, e.type, e.isJson, data, e.metadata, created);
     }
-    const last = this.entries[this.entries.length - 1]!.event!;
+    const last = this.entries[this.entries.length - 1]!.event;
     this.placeLinks(placed, first, this.entries.length);
     this.commit(placed, firstEntry);
     return { nextRevision: last.revision, position: last.position };
@@ -678,13 +691,13 @@ export class EventLog implements SubscriptionHost {
     const existing = state!.events;
     for (let i = 0; i < events.length; i++) {
       const at = existing[e + 1 + i];
-      if (at === undefined || at.event!.id !== events[i]!.id) {
+      if (at === undefined || at.event.id !== events[i]!.id) {
         if (i === 0 && expected === 'no_stream' && softDeleted) return { kind: 'write', recreate: true };
         throw new WrongExpectedVersionError(stream, describeExpected(expected), actualOf(cur));
       }
     }
     const last = existing[e + events.length]!;
-    return { kind: 'idempotent', result: { nextRevision: last.event!.revision, position: last.position } };
+    return { kind: 'idempotent', result: { nextRevision: last.event.revision, position: last.position } };
   }
 
   private checkExpectedForDelete(
@@ -733,7 +746,7 @@ export class EventLog implements SubscriptionHost {
     created: bigint,
     sourcePosition = -1,
     typeBytes = Buffer.byteLength(type, 'utf8'),
-  ): ResolvedEvent {
+  ): LoggedEvent {
     const layout = this.layout;
     // Measuring the id also flattens it: a randomUUID() is built by concatenation and would
     // otherwise stay in memory as a tree of ~20 cons strings per link (several times the GC).
@@ -745,7 +758,7 @@ export class EventLog implements SubscriptionHost {
       layout.segmentOffset = SEGMENT_HEADER_SIZE;
     }
     const offset = layout.segmentOffset;
-    const position = BigInt(layout.segmentBase + offset);
+    const position = layout.segmentBase + offset;
     layout.segmentOffset += size;
     const entry = new LoggedEvent(
       id,
@@ -779,7 +792,7 @@ export class EventLog implements SubscriptionHost {
   private placeLinks(placed: Placed[], from: number, to: number): void {
     if (!this.byCategory && !this.byEventType) return;
     const entries = this.entries;
-    for (let i = from; i < to; i++) this.placeLinksFor(placed, entries[i]!.event!, true, true);
+    for (let i = from; i < to; i++) this.placeLinksFor(placed, entries[i]!.event, true, true);
   }
 
   private placeLinksFor(placed: Placed[], source: StoredEvent, category: boolean, eventType: boolean): void {
@@ -862,8 +875,8 @@ export class EventLog implements SubscriptionHost {
   }
 
   /** Adds a record to the indexes (append and recovery share this). */
-  private index(entry: ResolvedEvent, state: StreamState, cacheId: boolean): void {
-    const event = entry.event!;
+  private index(entry: LoggedEvent, state: StreamState, cacheId: boolean): void {
+    const event = entry;
     this.entries.push(entry);
     if (event.revision === TOMBSTONE_REVISION) {
       state.tombstone = entry;
@@ -906,12 +919,13 @@ export class EventLog implements SubscriptionHost {
     const from = this.visible;
     if (count <= from) return;
     this.visible = count;
-    this.lastVisiblePosition = this.entries[count - 1]!.position;
+    this.lastVisibleAt = this.entries[count - 1]!.at;
+    this.lastVisiblePosition = BigInt(this.lastVisibleAt);
     if (this.streamWaiters.size > 0) {
       for (let i = from; i < count; i++) {
-        const waiters = this.streamWaiters.get(this.entries[i]!.event!.stream);
+        const waiters = this.streamWaiters.get(this.entries[i]!.event.stream);
         if (waiters) {
-          this.streamWaiters.delete(this.entries[i]!.event!.stream);
+          this.streamWaiters.delete(this.entries[i]!.event.stream);
           for (const wake of waiters) wake();
         }
       }
@@ -946,12 +960,11 @@ export class EventLog implements SubscriptionHost {
 
   /** Indexes a record found on open; false when it is a link whose source is not in the log. */
   private recover(record: DecodedRecord, position: number): boolean {
-    const pos = BigInt(position);
     if (record.kind === 'link') {
-      const at = this.indexOfFirstAtOrAfter(BigInt(record.sourcePosition), this.entries.length);
+      const at = this.indexOfFirstAtOrAfter(record.sourcePosition, this.entries.length);
       const source = this.entries[at];
-      if (source === undefined || source.position !== BigInt(record.sourcePosition)) return false;
-      const sourceEvent = source.event!;
+      if (source === undefined || source.at !== record.sourcePosition) return false;
+      const sourceEvent = source.event;
       const sourceState = this.streams.get(sourceEvent.stream)!;
       const state = record.category
         ? this.categoryStateOf(sourceState)
@@ -974,7 +987,7 @@ export class EventLog implements SubscriptionHost {
       record.id,
       record.stream,
       record.revision,
-      pos,
+      position,
       record.type,
       record.isJson,
       record.data,
@@ -997,12 +1010,13 @@ export class EventLog implements SubscriptionHost {
       this.byCategory ? upTo.category : Number.MAX_SAFE_INTEGER,
       this.byEventType ? upTo.eventType : Number.MAX_SAFE_INTEGER,
     );
-    const start = this.indexOfFirstAfter(BigInt(threshold));
+    const start = this.indexOfFirstAfter(threshold);
     const end = this.entries.length;
     for (let i = start; i < end; i++) {
-      const source = this.entries[i]!.event!;
+      const record = this.entries[i]!;
+      const source = record.event;
       if (source.stream.charCodeAt(0) === 36) continue;
-      const pos = Number(source.position);
+      const pos = record.at;
       this.placeLinksFor(placed, source, pos > upTo.category, pos > upTo.eventType);
     }
     if (this.entries.length === firstEntry) return;
@@ -1082,31 +1096,32 @@ export class EventLog implements SubscriptionHost {
   private indexOfPosition(position: bigint): number {
     if (position === 0n) return 0;
     const count = this.visible;
-    const index = this.indexOfFirstAtOrAfter(position, count);
-    if (index < count && this.entries[index]!.position === position) return index;
+    const index = this.indexOfFirstAtOrAfter(Number(position), count);
+    if (index < count && this.entries[index]!.at === Number(position)) return index;
     if (index === count && count > 0 && position === this.endPosition(count)) return count;
     throw new InvalidPositionError(position);
   }
 
   private endPosition(count: number): bigint {
     const last = this.entries[count - 1]!;
-    const event = last.event!;
+    const event = last.event;
     return last.position + BigInt(event instanceof LinkEvent ? LINK_RECORD_SIZE : recordSize(event));
   }
 
-  private indexOfFirstAfter(position: bigint): number {
+  private indexOfFirstAfter(position: number): number {
     const at = this.indexOfFirstAtOrAfter(position, this.entries.length);
     const entry = this.entries[at];
-    return entry !== undefined && entry.position === position ? at + 1 : at;
+    return entry !== undefined && entry.at === position ? at + 1 : at;
   }
 
-  private indexOfFirstAtOrAfter(position: bigint, count: number): number {
+  /** Binary search on the records' numeric positions (a bigint getter would allocate per step). */
+  private indexOfFirstAtOrAfter(position: number, count: number): number {
     let lo = 0;
     let hi = count;
     const entries = this.entries;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (entries[mid]!.position < position) lo = mid + 1;
+      if (entries[mid]!.at < position) lo = mid + 1;
       else hi = mid;
     }
     return lo;

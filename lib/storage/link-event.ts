@@ -53,7 +53,7 @@ export class LinkEvent implements StoredEvent, ResolvedEvent {
   constructor(
     readonly stream: string,
     readonly revisionNumber: number,
-    private readonly at: number,
+    readonly at: number,
     readonly source: StoredEvent,
     private readonly sourceStream: LinkSourceStream,
     readonly idBytes: Uint8Array,
