@@ -41,7 +41,16 @@ import {
 export type ProcessInput =
   | { readonly kind: 'event'; readonly event: DecodedEvent }
   | { readonly kind: 'commandSucceeded'; readonly commandId: string }
-  | { readonly kind: 'commandFailed'; readonly commandId: string; readonly error: FailureInfo }
+  | {
+      readonly kind: 'commandFailed';
+      readonly commandId: string;
+      readonly error: FailureInfo;
+      /**
+       * The command's payload as scheduled (the relay passes it from the stream): the
+       * `@OnCommandFailed` handler gets it when the state did not keep it (see `ScheduledCommand`).
+       */
+      readonly data?: Record<string, unknown>;
+    }
   | { readonly kind: 'timeout'; readonly key: string; readonly dueAt: Date };
 
 /** An event the engine produced, ready to append (structurally an `EventToAppend`). */
@@ -487,7 +496,7 @@ export class ProcessEngine<S extends object = object> {
           const failure: CommandFailure = {
             commandId: command.commandId,
             type: command.type,
-            command: def.registry.deserialize(command.type, command.data),
+            command: def.registry.deserialize(command.type, command.data ?? input.data ?? {}),
             error: input.error,
           };
           batch.invoke(method, failure);
@@ -694,6 +703,20 @@ class Draft<S extends object> {
     return this.#keys;
   }
 
+  /** `command` as the state keeps it: without its payload unless a decision may need it. */
+  scheduled(command: ScheduledCommand): ScheduledCommand {
+    if (command.data === undefined || this.keepsPayloadOf(command.type)) return command;
+    const { commandId, type, step } = command;
+    return step === undefined ? { commandId, type } : { commandId, type, step };
+  }
+
+  // An @OnCommandFailed handler is given the command; the inspector shows it to operators.
+  keepsPayloadOf(type: string): boolean {
+    return (
+      this.definition.commandFailureHandlers.has(type) || this.definition.processClass === InspectedProcess
+    );
+  }
+
   writableCommands(): Map<string, ScheduledCommand> {
     if ((this.#owned & OWN_COMMANDS) === 0) {
       this.#commands = new Map(this.#commands);
@@ -739,7 +762,7 @@ class Draft<S extends object> {
     this.status = s.status as ProcessStatus;
     this.definitionVersion = s.definitionVersion;
     this.handled = HandledInputs.of(s.handled, this.definition.handledInputsKept);
-    this.#commands = new Map(s.commands.map((c) => [c.commandId, c]));
+    this.#commands = new Map(s.commands.map((c) => [c.commandId, this.scheduled(c)]));
     this.compensations = [...s.compensations];
     this.#timers = new Map(s.timers.map((t) => [t.key, { key: t.key, dueAt: new Date(t.dueAt) }]));
     this.#keys = new Set(s.keys ?? []);
@@ -814,7 +837,14 @@ function applyFrameworkEvent<S extends object>(draft: Draft<S>, type: string, da
       break;
     case T.CommandScheduled: {
       const d = data as ProcessEventData['sagastream.CommandScheduled'];
-      draft.writableCommands().set(d.commandId, { commandId: d.commandId, type: d.type, data: d.data });
+      draft
+        .writableCommands()
+        .set(
+          d.commandId,
+          draft.keepsPayloadOf(d.type)
+            ? { commandId: d.commandId, type: d.type, data: d.data }
+            : { commandId: d.commandId, type: d.type },
+        );
       break;
     }
     case T.CompensationRegistered: {
@@ -832,9 +862,15 @@ function applyFrameworkEvent<S extends object>(draft: Draft<S>, type: string, da
     case T.CompensationScheduled: {
       const d = data as ProcessEventData['sagastream.CompensationScheduled'];
       draft.updateStep(d.step, { status: 'scheduled', commandId: d.commandId });
+      // The step keeps the compensation's payload; nothing handles its failure with it.
       draft
         .writableCommands()
-        .set(d.commandId, { commandId: d.commandId, type: d.type, data: d.data, step: d.step });
+        .set(
+          d.commandId,
+          draft.keepsPayloadOf(d.type)
+            ? { commandId: d.commandId, type: d.type, data: d.data, step: d.step }
+            : { commandId: d.commandId, type: d.type, step: d.step },
+        );
       break;
     }
     case T.CompensationCompleted:

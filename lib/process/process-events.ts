@@ -125,7 +125,8 @@ export interface SnapshotData {
 export interface ScheduledCommandData {
   readonly commandId: string;
   readonly type: string;
-  readonly data: Record<string, unknown>;
+  /** Only for command types with an `@OnCommandFailed` handler (older snapshots: every command). */
+  readonly data?: Record<string, unknown>;
   /** Set for compensation commands. */
   readonly step?: string;
 }

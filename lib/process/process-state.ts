@@ -10,11 +10,18 @@ export type ProcessStatus =
 /** The terminal statuses. */
 export const TERMINAL_STATUSES: readonly ProcessStatus[] = ['completed', 'compensated', 'compensationFailed'];
 
-/** A command the instance scheduled (regular or compensation). */
+/**
+ * A command the instance scheduled (regular or compensation). What to deliver is read from
+ * the `sagastream.CommandScheduled` event, so a state keeps the payload (`data`) only where a
+ * decision may need it: for a command type with an `@OnCommandFailed` handler (which is given
+ * the command) and in `ProcessEngine.inspector` states (operators see it). A live instance
+ * costs its ids and types, not every payload it ever sent.
+ */
 export interface ScheduledCommand {
   readonly commandId: string;
   readonly type: string;
-  readonly data: Record<string, unknown>;
+  /** The payload, when kept (see above). */
+  readonly data?: Record<string, unknown>;
   /** The compensation step, for compensation commands. */
   readonly step?: string;
 }

@@ -708,6 +708,7 @@ export class ProcessHost {
         kind: 'commandFailed',
         commandId: delivery.commandId,
         error: failureInfo(failure),
+        data: delivery.data,
       });
     } else if (delivery.step !== undefined) {
       await this.feed(delivery.processId, { kind: 'commandSucceeded', commandId: delivery.commandId });

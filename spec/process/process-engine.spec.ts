@@ -1,9 +1,19 @@
 import { expect } from 'chai';
 import { Type } from 'class-transformer';
-import { Apply, Command, Event, On, OnTimeout, ProcessManager, StartedBy } from '../../lib/decorators';
+import {
+  Apply,
+  Command,
+  Event,
+  On,
+  OnCommandFailed,
+  OnTimeout,
+  ProcessManager,
+  StartedBy,
+} from '../../lib/decorators';
 import { HandlerError, UnknownEventTypeError } from '../../lib/errors';
 import { CAUSATION_ID, CORRELATION_ID, type DecodedEvent, MessageRegistry } from '../../lib/messages';
 import {
+  type CommandFailure,
   type Decision,
   type ProcessContext,
   ProcessEngine,
@@ -545,6 +555,111 @@ describe('ProcessEngine', () => {
       const again = engine.handle(state, input(registry, new Started('a')), NOW);
       expect(again.outcome).to.equal('alreadyStarted');
       expect(again.events.map((e) => e.type)).to.deep.equal(['sagastream.InputIgnored']);
+    });
+  });
+});
+
+@Event('ParcelReady')
+class ParcelReady {
+  constructor(
+    readonly id = '',
+    readonly address = '',
+  ) {}
+}
+@Command('Ship')
+class Ship {
+  constructor(readonly address = '') {}
+}
+@Command('Notify')
+class Notify {
+  constructor(readonly text = '') {}
+}
+
+@ProcessManager({ name: 'parcel' })
+class Parcel {
+  failedAddress: string | undefined;
+
+  @StartedBy(ParcelReady, (e) => e.id)
+  ready(e: ParcelReady, ctx: ProcessContext<Parcel>): void {
+    ctx.dispatch(new Ship(e.address));
+    ctx.dispatch(new Notify(`shipping to ${e.address}`));
+  }
+
+  @OnCommandFailed(Ship)
+  shipFailed(failure: CommandFailure<Ship>): void {
+    this.failedAddress = failure.command.address;
+  }
+}
+
+describe('ProcessEngine command payloads', () => {
+  const setupParcel = () => {
+    const registry = new MessageRegistry();
+    const engine = new ProcessEngine(defineProcess(Parcel, registry));
+    const started = engine.handle(
+      engine.initialState('p1'),
+      input(registry, new ParcelReady('p1', '1 Main St')),
+      NOW,
+    );
+    return { engine, started };
+  };
+
+  describe('when a process schedules commands', () => {
+    it('keeps the payload only of a command type with an @OnCommandFailed handler', () => {
+      const { started } = setupParcel();
+      const kept = [...started.state.commands.values()].map((c) => [c.type, c.data]);
+      expect(kept).to.deep.equal([
+        ['Ship', { address: '1 Main St' }],
+        ['Notify', undefined],
+      ]);
+    });
+
+    it('still writes every payload into the stream for the relay', () => {
+      const { started } = setupParcel();
+      const scheduled = started.events.filter((e) => e.type === 'sagastream.CommandScheduled');
+      expect(scheduled.map((e) => (e.data as { data: unknown }).data)).to.deep.equal([
+        { address: '1 Main St' },
+        { text: 'shipping to 1 Main St' },
+      ]);
+    });
+  });
+
+  describe('when a command fails and the state holds no payload for it', () => {
+    it('gives the @OnCommandFailed handler the payload the input carries', () => {
+      const { engine, started } = setupParcel();
+      const ship = [...started.state.commands.values()].find((c) => c.type === 'Ship')!;
+      // A snapshot that kept no payloads (one written before the handler existed).
+      const snapshot = engine.replay('p1', [
+        {
+          id: 'snap',
+          type: 'sagastream.Snapshot',
+          stream: 'parcel-p1',
+          revision: 4n,
+          isJson: true,
+          metadata: {},
+          data: {
+            schema: 1,
+            status: 'running',
+            data: {},
+            handled: [],
+            commands: [{ commandId: ship.commandId, type: 'Ship' }],
+            compensations: [],
+            timers: [],
+          },
+        },
+      ]);
+      expect(snapshot.commands.get(ship.commandId)?.data).to.equal(undefined);
+      const decision = engine.handle(
+        snapshot,
+        {
+          kind: 'commandFailed',
+          commandId: ship.commandId,
+          error: { message: 'no such street' },
+          data: { address: '1 Main St' },
+        },
+        NOW,
+      );
+      expect(decision.outcome).to.equal('handled');
+      expect(decision.state.data.failedAddress).to.equal('1 Main St');
     });
   });
 });
