@@ -28,4 +28,18 @@ describe('CheckpointTracker', () => {
       expect(tracker.safeCheckpoint).to.equal(1n);
     });
   });
+
+  describe('when a ticket is done twice', () => {
+    it('does not count it for the message after it', () => {
+      const tracker = new CheckpointTracker();
+      const a = tracker.track(1n);
+      const b = tracker.track(2n);
+      a.done();
+      a.done();
+      expect(tracker.safeCheckpoint).to.equal(1n);
+      expect(tracker.outstanding).to.equal(1);
+      b.done();
+      expect(tracker.safeCheckpoint).to.equal(2n);
+    });
+  });
 });
