@@ -13,6 +13,8 @@
  * server it accepts), and LocalEventStore (durable and memory). After the table it prints
  * events/s ratios paired within each round (the two variants ran back to back, under the
  * same machine load), which is what to compare on a shared machine, not absolute numbers.
+ * Before each round it measures the disk's sync latency (`diskSyncMicros`): durable ratios
+ * from rounds where that is far above ~90 us measure other work on the disk.
  *
  * Options: --rounds <n> (default 5), --variants a,b, --workloads a,b,
  *          --duration <ms per duration-bound workload> (default 350),
@@ -24,8 +26,18 @@
  * set, the variant `client-real` (back-end C) is added.
  */
 import { spawn } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, platform } from 'node:os';
+import { cpus, loadavg, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VARIANTS, type VariantName, type VariantRun, type WorkloadResult } from './variant-child';
 
@@ -90,6 +102,32 @@ function pairedRatios(
     }
   }
   return Object.fromEntries([...perWorkload].map(([workload, values]) => [workload, spread(values)!]));
+}
+
+/**
+ * p50 of 50 `O_DSYNC` 450-byte writes inside an ftruncate-sized file in the temporary
+ * directory the durable variants use: what one durable append waits for on this disk right
+ * now (about 90 us when quiet; 1-3 ms while other benchmarks sync the same disk).
+ */
+function diskSyncMicros(): number {
+  const dir = mkdtempSync(join(tmpdir(), 'sagastream-bench-sync-'));
+  const { O_RDWR, O_CREAT, O_DSYNC } = constants;
+  const fd = openSync(join(dir, 'probe'), O_RDWR | O_CREAT | O_DSYNC, 0o644);
+  try {
+    const record = Buffer.alloc(450, 0x61);
+    ftruncateSync(fd, 64 * record.length);
+    fsyncSync(fd);
+    const micros: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const start = process.hrtime.bigint();
+      writeSync(fd, record, 0, record.length, i * record.length);
+      micros.push(Number(process.hrtime.bigint() - start) / 1000);
+    }
+    return spread(micros)!.median;
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function runVariant(variant: VariantName, childArgs: string[]): Promise<VariantRun> {
@@ -186,7 +224,9 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const loadAtStart = loadavg();
   const runs = new Map<VariantName, VariantRun[]>(variants.map((v) => [v, []]));
+  const diskSyncP50: number[] = [];
   for (let round = 1; round <= rounds; round++) {
+    diskSyncP50.push(diskSyncMicros());
     for (const variant of variants) {
       const childStart = Date.now();
       runs.get(variant)!.push(await runVariant(variant, childArgs));
@@ -254,6 +294,8 @@ async function main(): Promise<void> {
         },
         elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000,
         settings: { rounds, ...settings },
+        // Durable variants wait for this disk; other work on it moves their numbers.
+        diskSyncMicrosP50PerRound: diskSyncP50,
         ratios,
         variants: report,
       },
@@ -293,6 +335,7 @@ async function main(): Promise<void> {
   console.log(
     `\nstore benchmark: median (min-max) over ${rounds} rounds, ${process.version}, ${cpus().length} cpus, ` +
       `load average ${loadAtStart[0]!.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}, ` +
+      `disk sync p50 per round ${diskSyncP50.map((us) => `${Math.round(us)} us`).join(', ')}, ` +
       `${Math.round((Date.now() - startedAt.getTime()) / 1000)} s`,
   );
   console.log(line(header));
