@@ -165,6 +165,12 @@ export class EventLog implements SubscriptionHost {
   /** Recent event ids in two generations: a lookup tries `ids`, then `olderIds` (see ID_CACHE_LIMIT). */
   private ids = new Map<string, StoredEvent>();
   private olderIds = new Map<string, StoredEvent>();
+  /**
+   * The id cache is filled lazily: `entries` from here on are not in it yet. Only an
+   * `any`/`stream_exists` append to a stream that has events looks ids up, so appends that
+   * create streams or give an exact revision never pay a Map insertion per event.
+   */
+  private idsUpTo = 0;
   private readonly eventTypeStates = new Map<string, StreamState>();
   private readonly layout: Layout = { segmentIndex: 0, segmentBase: 0, segmentOffset: SEGMENT_HEADER_SIZE };
   private readonly maxAppendSize: number;
@@ -216,6 +222,7 @@ export class EventLog implements SubscriptionHost {
       onDurable: (count) => log.makeVisible(count),
     });
     log.store = store;
+    log.idsUpTo = log.entries.length;
     log.layout.segmentIndex = store.tail.segmentIndex;
     log.layout.segmentBase = store.tail.segmentBase;
     log.layout.segmentOffset = store.tail.segmentOffset;
@@ -671,6 +678,8 @@ export class EventLog implements SubscriptionHost {
           throw new WrongExpectedVersionError(stream, expected, undefined);
         }
       }
+      // Idempotency needs the first event already in this stream: none without events.
+      if (cur < 0) return { kind: 'write', recreate: softDeleted };
       const first = events.length > 0 ? this.recentEvent(events[0]!.id) : undefined;
       if (first === undefined || first.stream !== stream) return { kind: 'write', recreate: softDeleted };
       let last = first;
@@ -781,7 +790,7 @@ export class EventLog implements SubscriptionHost {
         sourcePosition,
       });
     }
-    this.index(entry, state, sourcePosition < 0);
+    this.index(entry, state);
     return entry;
   }
 
@@ -875,7 +884,7 @@ export class EventLog implements SubscriptionHost {
   }
 
   /** Adds a record to the indexes (append and recovery share this). */
-  private index(entry: LoggedEvent, state: StreamState, cacheId: boolean): void {
+  private index(entry: LoggedEvent, state: StreamState): void {
     const event = entry;
     this.entries.push(entry);
     if (event.revision === TOMBSTONE_REVISION) {
@@ -886,15 +895,43 @@ export class EventLog implements SubscriptionHost {
         this.stateFor(state.name.slice(2)).meta = parseMetadata(event.data);
       }
     }
-    if (cacheId) {
-      // Dropping a whole generation at once bounds the cache without a delete per event
-      // (a ring of evictions cost a second Map operation on every append, ~0.3 us).
-      if (this.ids.size >= ID_CACHE_LIMIT) {
-        this.olderIds = this.ids;
-        this.ids = new Map();
-      }
-      this.ids.set(event.id, event);
+  }
+
+  /** Puts an event's id in the cache (the newest event with an id wins). */
+  private cacheId(event: StoredEvent): void {
+    // Dropping a whole generation at once bounds the cache without a delete per event
+    // (a ring of evictions cost a second Map operation on every append, ~0.3 us).
+    if (this.ids.size >= ID_CACHE_LIMIT) {
+      this.olderIds = this.ids;
+      this.ids = new Map();
     }
+    this.ids.set(event.id, event);
+  }
+
+  /**
+   * Brings the id cache up to date with `entries`: every event record appended since the
+   * last lookup (links are never looked up). A backlog longer than the cache starts afresh
+   * from its last ID_CACHE_LIMIT events, which is what eager caching would have kept.
+   */
+  private catchUpIds(): void {
+    const entries = this.entries;
+    const end = entries.length;
+    let from = this.idsUpTo;
+    if (end - from > ID_CACHE_LIMIT) {
+      let kept = 0;
+      let start = end;
+      while (start > from && kept < ID_CACHE_LIMIT) if (entries[--start] instanceof LoggedEvent) kept++;
+      if (start > from) {
+        this.ids = new Map();
+        this.olderIds = new Map();
+        from = start;
+      }
+    }
+    for (let i = from; i < end; i++) {
+      const entry = entries[i]!;
+      if (entry instanceof LoggedEvent) this.cacheId(entry);
+    }
+    this.idsUpTo = end;
   }
 
   private stateFor(stream: string): StreamState {
@@ -994,7 +1031,9 @@ export class EventLog implements SubscriptionHost {
       record.metadata,
       record.created,
     );
-    this.index(event, this.stateFor(record.stream), record.sourcePosition < 0);
+    this.index(event, this.stateFor(record.stream));
+    // Recovery caches eagerly: format-1 links (kept as plain records) are not cached.
+    if (record.sourcePosition < 0) this.cacheId(event);
     return true;
   }
 
@@ -1050,6 +1089,7 @@ export class EventLog implements SubscriptionHost {
 
   /** The latest cached event with this id (the newer generation holds the later one). */
   private recentEvent(id: string): StoredEvent | undefined {
+    if (this.idsUpTo < this.entries.length) this.catchUpIds();
     return this.ids.get(id) ?? this.olderIds.get(id);
   }
 

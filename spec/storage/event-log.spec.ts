@@ -8,7 +8,13 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from '../../lib/errors';
-import { EventLog, TOMBSTONE_REVISION, type EventLogOptions, type ExpectedRevision } from '../../lib/storage';
+import {
+  EventLog,
+  TOMBSTONE_REVISION,
+  type EventLogOptions,
+  type ExpectedRevision,
+  type ProposedEvent,
+} from '../../lib/storage';
 import { event, events, ids, json, tempDir, text } from './helpers';
 
 const memory = (options: Partial<EventLogOptions> = {}): Promise<EventLog> =>
@@ -170,6 +176,28 @@ describe('EventLog', () => {
       it('treats an any retry of the same batch as success from the recent-ids cache', async () => {
         const position = log.lastPosition;
         expect(await log.append('s', 'any', first)).to.deep.equal({ nextRevision: 1n, position });
+        expect(log.lastPosition).to.equal(position);
+      });
+
+      it('treats an any retry as success after appends that created other streams', async () => {
+        for (let i = 0; i < 50; i++) await log.append(`other-${i}`, 'any', events(3));
+        await log.append('s', 'any', events(1));
+        const position = log.lastPosition;
+        expect((await log.append('s', 'any', first)).nextRevision).to.equal(1n);
+        expect(log.lastPosition).to.equal(position);
+      });
+
+      it('keeps an any retry idempotent across a backlog longer than the id cache', async () => {
+        await log.close();
+        log = await memory({ byCategory: false, byEventType: false });
+        // 120 000 events land on new streams (no lookups); the last batch is still recent.
+        let last: ProposedEvent[] = [];
+        for (let i = 0; i < 120; i++) {
+          last = events(1000);
+          await log.append(`bulk-${i}`, 'any', last);
+        }
+        const position = log.lastPosition;
+        expect(await log.append('bulk-119', 'any', last)).to.deep.equal({ nextRevision: 999n, position });
         expect(log.lastPosition).to.equal(position);
       });
 
