@@ -24,8 +24,8 @@ import type { RecoveryChildInput, RecoveryChildResult } from './workload';
 const VARIANTS: Record<string, string> = {
   floor: join(__dirname, 'floor-variant.ts'),
   sagastream: join(__dirname, 'sagastream-variant.ts'),
-  // An experiment, not in the default set: the relay may queue 16x more deliveries before it
-  // stops reading (ProcessHost lets a subscription read while its queue holds < 2 x batchSize).
+  // An experiment, not in the default set: pages of 4096 events instead of 256 (input queues
+  // take up to 2 pages; the relay's bound is relayBacklog, 16384, either way).
   'sagastream-batch4096': join(__dirname, 'sagastream-variant.ts'),
 };
 /** Runtime options of the experimental variants. */

@@ -130,6 +130,8 @@ export class ProcessHost {
   private readonly relayConsumer: SubscriptionConsumer;
   /** The relay waits for room in its queue: deliveries must not be held back then. */
   private relayBlocked = false;
+  /** The last event of the relay's source when the host started (see `deliverySlot`). */
+  private relayStartHead: bigint | undefined;
   private deliveriesRunning = 0;
   /** Deliveries waiting for {@link deliverySlot}. */
   private slotWaiters: (() => void)[] = [];
@@ -229,7 +231,35 @@ export class ProcessHost {
 
   async start(): Promise<void> {
     this.stopping = false;
+    void this.readRelayHead();
     await Promise.all(this.consumers.map((c) => c.start()));
+  }
+
+  /**
+   * A store that never reports a caught-up subscription (EventStoreDB before 23.10) would keep
+   * the relay at `relayCatchUpConcurrency`; reaching the head its source had at the start ends
+   * the catch-up as well.
+   */
+  private async readRelayHead(): Promise<void> {
+    try {
+      const [last] = await this.settings.store.readStream(`$ce-${this.name}`, {
+        direction: 'backwards',
+        maxCount: 1,
+      });
+      this.relayStartHead = last ? (last.link?.revision ?? last.revision) : -1n;
+    } catch {
+      this.relayStartHead = -1n;
+    }
+    this.wakeDeliveries();
+  }
+
+  /** True while the relay reads what its source held before it started (or resubscribed). */
+  private relayCatchingUp(): boolean {
+    if (this.relayConsumer.caughtUp) return false;
+    const head = this.relayStartHead;
+    if (head === undefined) return true;
+    const seen = this.relayConsumer.lastSeenCheckpoint;
+    return seen === undefined ? head >= 0n : seen < head;
   }
 
   /** Stops taking work, lets in-flight work finish, stores checkpoints. */
@@ -640,12 +670,11 @@ export class ProcessHost {
   private async deliverySlot(): Promise<void> {
     const { relayConcurrency, relayCatchUpConcurrency } = this.settings;
     const limit = Math.min(relayCatchUpConcurrency ?? 1, relayConcurrency);
-    while (
-      this.deliveriesRunning >= limit &&
-      !this.stopping &&
-      !this.relayBlocked &&
-      !this.relayConsumer.caughtUp
-    ) {
+    while (this.deliveriesRunning >= limit && !this.stopping && !this.relayBlocked) {
+      if (!this.relayCatchingUp()) {
+        this.wakeDeliveries();
+        break;
+      }
       await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     }
     // Counted in the same turn as the check, so deliveries started together cannot all pass it.

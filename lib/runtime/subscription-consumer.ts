@@ -122,6 +122,11 @@ export class SubscriptionConsumer {
     return this.caughtUpFlag;
   }
 
+  /** The checkpoint of the last event or position received (undefined: none yet). */
+  get lastSeenCheckpoint(): bigint | undefined {
+    return this.lastSeen;
+  }
+
   /** The checkpoint last written to the store (the earliest over the lanes). */
   get storedCheckpoint(): bigint | undefined {
     return earliest(this.lanes.map((lane) => lane.stored));

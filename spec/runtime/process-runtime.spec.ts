@@ -249,21 +249,49 @@ describe('ProcessRuntime', () => {
       await store.deleteStream('sagastreamCheckpoint-reminder.relay');
     };
 
-    it('delivers one command at a time until its relay has read the backlog', async () => {
-      await backlog();
-      // The relay subscription never reports that it caught up.
+    /** Drops from the relay's subscription its caught-up markers and, if given, one event. */
+    const hideFromRelay = (checkpoint?: bigint) => {
       const subscribe = store.subscribe.bind(store);
       store.subscribe = (source, options) =>
         subscribe(source, options).pipe(
           map((batch) =>
             'category' in source && source.category === 'reminder'
-              ? { ...batch, items: batch.items.filter((item) => item.kind !== 'caughtUp') }
+              ? {
+                  ...batch,
+                  items: batch.items.filter(
+                    (item) =>
+                      item.kind !== 'caughtUp' && !(item.kind === 'event' && item.checkpoint === checkpoint),
+                  ),
+                }
               : batch,
           ),
         );
+    };
+
+    it('delivers one command at a time until its relay has read the backlog', async () => {
+      await backlog();
+      // The relay never gets the last event (b11's command), so it never catches up.
+      const [last] = await store.readStream('$ce-reminder', { direction: 'backwards', maxCount: 1 });
+      hideFromRelay(last!.link?.revision ?? last!.revision);
       const second = await start();
-      await until(() => second.service.deliveries === 12, 5000, 'the redeliveries');
+      await until(() => second.service.deliveries === 11, 5000, 'the redeliveries');
       expect(second.service.maxInFlight).to.equal(1);
+      for (let i = 0; i < 11; i++)
+        expect(await count(store, `reminderSent-b${i}`, 'ReminderSent')).to.equal(1);
+    });
+
+    it('ends the catch-up at the head its source had on start when the store never reports it', async () => {
+      await backlog();
+      hideFromRelay();
+      const made = newRuntime(store);
+      running.push(made.runtime);
+      let open!: () => void;
+      made.service.hold = new Promise<void>((resolve) => (open = resolve));
+      await made.runtime.start();
+      await until(() => made.service.inFlight === 12, 5000, 'all 12 deliveries running at once');
+      open();
+      // Not whenIdle: idleness needs the store to report the catch-up.
+      await until(() => made.service.inFlight === 0, 5000, 'the deliveries');
       for (let i = 0; i < 12; i++)
         expect(await count(store, `reminderSent-b${i}`, 'ReminderSent')).to.equal(1);
     });
