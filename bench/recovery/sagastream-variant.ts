@@ -175,7 +175,7 @@ runAsChild(async (input: RecoveryChildInput, ctx): Promise<RecoveryChildResult> 
         Object.entries(store.sourceCaughtUpAt).map(([label, at]) => [label, Math.round(at - connectedAt)]),
       ),
       settings:
-        'ProcessRuntime defaults (concurrency 64, relayConcurrency 64, batchSize 256, cacheSize 10000)',
+        'ProcessRuntime defaults (concurrency 64, relayConcurrency 64 and 1 while the relay catches up, relayBacklog 16384, batchSize 256, cacheSize 100000)',
       ...(finished.profileFile === undefined ? {} : { profileFile: finished.profileFile }),
       ...(heapSnapshotFile === undefined ? {} : { heapSnapshotFile }),
     },
