@@ -111,6 +111,8 @@ export class FloorSaga {
   private tally: OpCounts = {};
   private readonly subscriptions: { unsubscribe(): Promise<void> }[] = [];
   private readonly checkpoints: Checkpoints[] = [];
+  private readonly checkpointRevisions = new Map<string, bigint>();
+  private readonly checkpointWrites = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private busy = 0;
   private lastEventAt = 0;
@@ -202,13 +204,28 @@ export class FloorSaga {
     if (placed === undefined) throw new Error(`floor: ${stream} exists already`);
   }
 
-  private async writeCheckpoint(name: string, position: bigint): Promise<void> {
+  /**
+   * Each checkpoint stream expects the revision of the floor's previous write (the store need
+   * not look the event id up, as it does for an `any` append); `any` only for the first write
+   * and after another writer moved the stream. Checkpoints of one category run one at a time.
+   */
+  private writeCheckpoint(name: string, position: bigint): Promise<void> {
     this.add('checkpointWrite');
-    await this.store.append(
-      `floorCheckpoint-${name}`,
-      [{ type: 'Checkpoint', data: { checkpoint: position.toString() }, metadata: {} }],
-      'any',
+    const stream = `floorCheckpoint-${name}`;
+    const previous = this.checkpointWrites.get(stream) ?? Promise.resolve();
+    const write = previous.then(async () => {
+      const event = [{ type: 'Checkpoint', data: { checkpoint: position.toString() }, metadata: {} }];
+      const expected = this.checkpointRevisions.get(stream);
+      const next =
+        (expected === undefined ? undefined : await this.store.append(stream, event, expected)) ??
+        (await this.store.append(stream, event, 'any'));
+      if (next !== undefined) this.checkpointRevisions.set(stream, next);
+    });
+    this.checkpointWrites.set(
+      stream,
+      write.catch(() => this.checkpointRevisions.delete(stream)),
     );
+    return write;
   }
 
   /** Appends; `undefined` when the stream was not at `expected`. */

@@ -104,6 +104,27 @@ describe('EventStoreDbEventStore against the embedded server (durable directory)
         }
       });
     });
+
+    describe('when two workers store checkpoints of the same consumer', () => {
+      it('keeps the last one written and never grows the checkpoint stream', async () => {
+        const first = new EventStoreDbEventStore(server.connectionString);
+        const second = new EventStoreDbEventStore(server.connectionString);
+        try {
+          await first.writeCheckpoint('shared-consumer', 10n);
+          await second.writeCheckpoint('shared-consumer', 20n);
+          // `first` last wrote at a revision the stream has moved past.
+          await first.writeCheckpoint('shared-consumer', 30n);
+          await first.writeCheckpoint('shared-consumer', 40n);
+          expect(await second.readCheckpoint('shared-consumer')).to.equal(40n);
+          await second.writeCheckpoint('shared-consumer', 50n);
+          expect(await first.readCheckpoint('shared-consumer')).to.equal(50n);
+          expect(await first.readStream('sagastreamCheckpoint-shared-consumer')).to.have.length(1);
+        } finally {
+          await first.close();
+          await second.close();
+        }
+      });
+    });
   });
 });
 
