@@ -45,6 +45,13 @@ export interface ProcessRuntimeOptions {
    * delivery speed; a queued command costs a few hundred bytes. @default 16384
    */
   readonly relayBacklog?: number;
+  /**
+   * Commands delivered at once, per process, while the relay is still reading the backlog it
+   * found on start (or after a resubscribe). A redelivery costs a few store round trips plus the
+   * work it triggers, so a restarted worker reads its tail first and then delivers at
+   * `relayConcurrency`. @default 1
+   */
+  readonly relayCatchUpConcurrency?: number;
   /** Events per page pulled from each subscription. @default 256 */
   readonly batchSize?: number;
   /** Store a checkpoint after this many events are safe. @default 512 */
@@ -202,6 +209,7 @@ export class ProcessRuntime {
         concurrency: o.concurrency ?? 64,
         relayConcurrency: o.relayConcurrency ?? 64,
         relayBacklog: o.relayBacklog ?? 16_384,
+        relayCatchUpConcurrency: o.relayCatchUpConcurrency ?? 1,
         batchSize: o.batchSize ?? 256,
         checkpointEvery: o.checkpointEvery ?? 512,
         checkpointIntervalMs: o.checkpointIntervalMs ?? 1000,

@@ -280,6 +280,21 @@ describe('ProcessRuntime', () => {
         expect(await count(store, `reminderSent-b${i}`, 'ReminderSent')).to.equal(1);
     });
 
+    it('delivers relayCatchUpConcurrency commands at once while it reads the backlog', async () => {
+      await backlog();
+      const [last] = await store.readStream('$ce-reminder', { direction: 'backwards', maxCount: 1 });
+      hideFromRelay(last!.link?.revision ?? last!.revision);
+      const made = newRuntime(store, { relayCatchUpConcurrency: 4 });
+      running.push(made.runtime);
+      let open!: () => void;
+      made.service.hold = new Promise<void>((resolve) => (open = resolve));
+      await made.runtime.start();
+      await until(() => made.service.inFlight === 4, 5000, '4 deliveries running at once');
+      open();
+      await until(() => made.service.deliveries === 11, 5000, 'the redeliveries');
+      expect(made.service.maxInFlight).to.equal(4);
+    });
+
     it('ends the catch-up at the head its source had on start when the store never reports it', async () => {
       await backlog();
       hideFromRelay();
