@@ -28,8 +28,8 @@ export const SUITES: readonly Suite[] = [
   {
     name: 'store',
     script: 'bench/store/run.ts',
-    small: ['--rounds', '3', '--duration', '500', '--warm-up', '200', '--global-warm-up', '500'],
-    full: ['--rounds', '5', '--duration', '2000', '--warm-up', '500', '--catch-up', '100000'],
+    small: ['--rounds', '3', '--duration', '500', '--warm-up', '1000', '--global-warm-up', '500'],
+    full: ['--rounds', '5', '--duration', '2000', '--warm-up', '1500', '--catch-up', '100000'],
   },
   {
     name: 'saga',

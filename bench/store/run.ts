@@ -18,7 +18,7 @@
  *
  * Options: --rounds <n> (default 5), --variants a,b, --workloads a,b,
  *          --duration <ms per duration-bound workload> (default 350),
- *          --warm-up <unmeasured ms before each workload> (default 200),
+ *          --warm-up <unmeasured ms before each workload> (default 1000),
  *          --global-warm-up <unmeasured ms before the first workload> (default 500),
  *          --catch-up <events> (default 6000), --short-streams <n> (default 300),
  *          --server-cpu-prof <dir> (run every server child under `node --cpu-prof`, profiles in <dir>).
@@ -174,7 +174,7 @@ const USAGE = `usage: node -r ./spec/register.js bench/store/run.ts [options]
   --workloads a,b            append-single-sequential, append-single-64-writers, append-batch-100,
                              read-short-stream, catch-up-subscription (default: all)
   --duration <ms>            measured phase of each duration-bound workload (default 350)
-  --warm-up <ms>             unmeasured warm-up before each workload (default 200)
+  --warm-up <ms>             unmeasured warm-up before each workload (default 1000)
   --global-warm-up <ms>      unmeasured warm-up before the first workload (default 500)
   --catch-up <events>        events in the catch-up stream (default 6000)
   --short-streams <n>        3-event streams the read workload cycles through (default 300)
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
   for (const variant of variants) if (!(variant in VARIANTS)) throw new Error(`unknown variant '${variant}'`);
   const settings = {
     duration: option(args, '--duration', '350'),
-    warmUp: option(args, '--warm-up', '200'),
+    warmUp: option(args, '--warm-up', '1000'),
     globalWarmUp: option(args, '--global-warm-up', '500'),
     catchUp: option(args, '--catch-up', '6000'),
     shortStreams: option(args, '--short-streams', '300'),
