@@ -125,7 +125,7 @@ export class StreamSubscription extends Subscription {
             const expiry = host.expiryTicks(state);
             while (this.revision < this.catchUpEnd && this.revision < length) {
               const entry = state.events[this.revision++]!;
-              if (expiry !== undefined && entry.event!.created < expiry) continue;
+              if (expiry !== undefined && entry.event.created < expiry) continue;
               return this.event(entry);
             }
           }
