@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { StoreLockedError, StoreUnavailableError } from '../errors';
 import {
   crc32Of,
@@ -495,6 +496,16 @@ class FileSegmentStore implements SegmentStore {
     }
   }
 
+  /**
+   * The size the open segment file must be given before a write ending at `end`, or
+   * undefined when it is already big enough (see {@link PREALLOCATION}).
+   */
+  private sizeFor(end: number): number | undefined {
+    if (end <= this.fileSize) return undefined;
+    this.fileSize = end + PREALLOCATION;
+    return this.fileSize;
+  }
+
   /** Writes a group of one append on this thread (see the class comment). */
   private flushInline(): void {
     const batch = this.next!;
@@ -516,10 +527,8 @@ class FileSegmentStore implements SegmentStore {
           created = this.openSegmentSync(run.segmentIndex, run.segmentBase) || created;
         }
         const end = run.offset + run.bytes;
-        if (end > this.fileSize) {
-          fs.ftruncateSync(this.fd, end + PREALLOCATION);
-          this.fileSize = end + PREALLOCATION;
-        }
+        const size = this.sizeFor(end);
+        if (size !== undefined) fs.ftruncateSync(this.fd, size);
         const bytesWritten = fs.writevSync(this.fd, run.buffers, run.offset);
         this.fsyncs++;
         if (bytesWritten !== run.bytes) {
@@ -579,10 +588,8 @@ class FileSegmentStore implements SegmentStore {
         created = (await this.openSegment(run.segmentIndex, run.segmentBase)) || created;
       }
       const end = run.offset + run.bytes;
-      if (end > this.fileSize) {
-        await truncateFd(this.fd, end + PREALLOCATION);
-        this.fileSize = end + PREALLOCATION;
-      }
+      const size = this.sizeFor(end);
+      if (size !== undefined) await truncateFd(this.fd, size);
       const bytesWritten = await writevAt(this.fd, run.buffers, run.offset);
       this.fsyncs++;
       if (bytesWritten !== run.bytes) {
@@ -647,29 +654,12 @@ class FileSegmentStore implements SegmentStore {
   }
 }
 
-function openFd(file: string, flags: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.open(file, flags, 0o644, (err, fd) => (err ? reject(err) : resolve(fd)));
-  });
-}
-
-function truncateFd(fd: number, length: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-function statFd(fd: number): Promise<fs.Stats> {
-  return new Promise((resolve, reject) => {
-    fs.fstat(fd, (err, stats) => (err ? reject(err) : resolve(stats)));
-  });
-}
-
-function closeFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fs.close(fd, (err) => (err ? reject(err) : resolve()));
-  });
-}
+// The thread-pool calls the async path uses, as promises (one request each).
+const openFile = promisify(fs.open);
+const openFd = (file: string, flags: number): Promise<number> => openFile(file, flags, 0o644);
+const truncateFd = promisify(fs.ftruncate);
+const statFd = promisify(fs.fstat);
+const closeFd = promisify(fs.close);
 
 /** One positioned `writev` (a single thread-pool request); resolves with the bytes written. */
 function writevAt(fd: number, buffers: readonly Buffer[], position: number): Promise<number> {
