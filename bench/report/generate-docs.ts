@@ -513,14 +513,23 @@ Reproduce: \`${command}\` (source: \`${sourceOf(r)}\`; the full size: \`npm run 
 
 // ---- recovery
 
-function recoverySection(r: Result): string {
+/** The parts of a suite run by case (recovery, scale): options, targets, results, variants. */
+function caseSuite(r: Result) {
   const d = r.data;
-  const o = (d.options ?? {}) as Json;
-  const t = (d.targets ?? {}) as Json;
-  const res = (d.results ?? {}) as Json;
   const vs = (d.variants ?? []) as Json[];
-  const names = [...new Set(vs.map((v) => String(v.name)))];
-  const cases = [...new Set(vs.map((v) => String(v.case?.name)))];
+  return {
+    d,
+    o: (d.options ?? {}) as Json,
+    t: (d.targets ?? {}) as Json,
+    res: (d.results ?? {}) as Json,
+    vs,
+    names: [...new Set(vs.map((v) => String(v.name)))],
+    cases: [...new Set(vs.map((v) => String(v.case?.name)))],
+  };
+}
+
+function recoverySection(r: Result): string {
+  const { d, o, t, res, vs, names, cases } = caseSuite(r);
   const casesFlag = Array.isArray(o.cases)
     ? (o.cases as Json[]).map((c) => `${c.historyEvents}:${c.inFlight}`)
     : undefined;
@@ -613,13 +622,7 @@ Reproduce: \`${command}\` (source: \`${sourceOf(r)}\`; the full size: \`npm run 
 // ---- scale
 
 function scaleSection(r: Result): string {
-  const d = r.data;
-  const o = (d.options ?? {}) as Json;
-  const t = (d.targets ?? {}) as Json;
-  const res = (d.results ?? {}) as Json;
-  const vs = (d.variants ?? []) as Json[];
-  const names = [...new Set(vs.map((v) => String(v.name)))];
-  const cases = [...new Set(vs.map((v) => String(v.case?.name)))];
+  const { d, o, t, res, vs, names, cases } = caseSuite(r);
   const liveCases = [...new Set(vs.filter((v) => v.case?.kind !== 'long').map((v) => String(v.case?.name)))];
   const command = `npm run bench:scale -- ${flags([
     ['rounds', o.rounds],
