@@ -9,9 +9,8 @@ import type { EventStore } from '../../lib/store/event-store';
 import { createOrderFulfillmentRuntime } from '../../samples/order-fulfillment/app';
 import { placeOrder } from '../../samples/order-fulfillment/place-orders';
 import { runAsChild } from '../harness/child';
-import { CountingEventStore } from '../saga/counting-event-store';
-import { classifyStream, orderIdOfOrderStream, orderIdOfProcessStream } from '../saga/streams';
-import { Completion, TERMINAL_PROCESS_EVENTS } from '../saga/workload';
+import { completionCountingStore } from '../saga/sagastream-sample';
+import { Completion } from '../saga/workload';
 import { FirstDecision, type LatencyChildInput, measureLatency } from './workload';
 
 runAsChild(async (input: LatencyChildInput, ctx) => {
@@ -21,20 +20,8 @@ runAsChild(async (input: LatencyChildInput, ctx) => {
     input.backend === 'A'
       ? await LocalEventStore.open({ memory: true })
       : new EventStoreDbEventStore(input.connectionString);
-  const store = new CountingEventStore(inner, {
-    classify: classifyStream,
-    onAppended: (stream, events) => {
-      const orderId = orderIdOfOrderStream(stream);
-      if (orderId !== undefined) {
-        if (events.some((e) => e.type === 'OrderCompleted' || e.type === 'OrderCancelled'))
-          completion.orderClosed(orderId);
-        return;
-      }
-      const processId = orderIdOfProcessStream(stream);
-      if (processId === undefined) return;
-      if (events[0]?.type === 'sagastream.ProcessStarted') firstDecision.seen(processId);
-      if (events.some((e) => TERMINAL_PROCESS_EVENTS.has(e.type))) completion.processFinished(processId);
-    },
+  const store = completionCountingStore(inner, completion, (processId, events) => {
+    if (events[0]?.type === 'sagastream.ProcessStarted') firstDecision.seen(processId);
   });
   const runtime = createOrderFulfillmentRuntime(store, {
     logger: silentLogger,

@@ -12,6 +12,33 @@ import { classifyStream, orderIdOfOrderStream, orderIdOfProcessStream } from './
 import { Completion, type SagaChildInput, TERMINAL_PROCESS_EVENTS, measureSagas } from './workload';
 
 /**
+ * `inner` with every operation counted, telling `completion` when an order is closed and when
+ * a process stream ends, as the appends are acknowledged; `onProcessAppend` sees every append
+ * to a process stream first (bench:latency times the first decision with it).
+ */
+export function completionCountingStore(
+  inner: EventStore,
+  completion: Completion,
+  onProcessAppend?: (processId: string, events: readonly { readonly type: string }[]) => void,
+): CountingEventStore {
+  return new CountingEventStore(inner, {
+    classify: classifyStream,
+    onAppended: (stream, events) => {
+      const orderId = orderIdOfOrderStream(stream);
+      if (orderId !== undefined) {
+        if (events.some((e) => e.type === 'OrderCompleted' || e.type === 'OrderCancelled'))
+          completion.orderClosed(orderId);
+        return;
+      }
+      const processId = orderIdOfProcessStream(stream);
+      if (processId === undefined) return;
+      onProcessAppend?.(processId, events);
+      if (events.some((e) => TERMINAL_PROCESS_EVENTS.has(e.type))) completion.processFinished(processId);
+    },
+  });
+}
+
+/**
  * Runs the sample on `inner` (closed at the end), every operation counted, and measures it.
  *
  * @param backend what `inner` is, recorded in the result (omitted for back-end B, the default)
@@ -23,21 +50,7 @@ export async function measureSample(
   backend?: string,
 ): ReturnType<typeof measureSagas> {
   const completion = new Completion();
-  const store = new CountingEventStore(inner, {
-    classify: classifyStream,
-    onAppended: (stream, events) => {
-      const orderId = orderIdOfOrderStream(stream);
-      if (orderId !== undefined) {
-        if (events.some((e) => e.type === 'OrderCompleted' || e.type === 'OrderCancelled'))
-          completion.orderClosed(orderId);
-        return;
-      }
-      const processId = orderIdOfProcessStream(stream);
-      if (processId !== undefined && events.some((e) => TERMINAL_PROCESS_EVENTS.has(e.type))) {
-        completion.processFinished(processId);
-      }
-    },
-  });
+  const store = completionCountingStore(inner, completion);
   const reports: Record<string, number> = {};
   const runtime = createOrderFulfillmentRuntime(store, {
     logger: silentLogger,
